@@ -1,0 +1,60 @@
+# roadmap-tutor: `make run` serves the app, `make test` runs the whole suite.
+# Both set everything up first; every step is skipped when nothing changed.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help setup system-deps model index run test lint typecheck check evals bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+system-deps:  # a C/C++ compiler and cmake build llama-cpp-python; apt installs them if missing
+	@if ! command -v c++ >/dev/null || ! command -v cmake >/dev/null; then \
+	  echo "installing build tools (apt-get)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq build-essential cmake; \
+	fi
+
+$(STAMP): pyproject.toml requirements.lock
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "error: Python 3.11+ is required (set PYTHON=python3.11)"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip setuptools wheel
+	# torch first and pinned: pip takes the local CPU wheel instead of a multi-GB CUDA build
+	$(BIN)/python -m pip install -q -c requirements.lock torch==2.13.0
+	$(BIN)/python -m pip install -q -c requirements.lock -e '.[dev]'
+	@touch $(STAMP)
+
+setup: system-deps $(STAMP)  ## create .venv and install pinned dependencies
+
+model: setup  ## download, assemble and verify the embedded chat model (first time only)
+	@$(BIN)/tutor model prepare
+
+index: model  ## ingest knowledge/ (a no-op when nothing changed)
+	@$(BIN)/tutor ingest
+
+run: index  ## serve the study app on http://127.0.0.1:8501
+	@$(BIN)/tutor serve --port 8501
+
+test: model  ## run the whole test suite (CI runs this)
+	$(BIN)/python -m pytest
+
+lint: setup  ## ruff format check and lint
+	$(BIN)/ruff format --check . && $(BIN)/ruff check .
+
+typecheck: setup  ## mypy
+	$(BIN)/mypy assistant ingest evals ui
+
+check: lint typecheck test  ## everything CI checks, plus lint and types
+
+bench: index  ## run the benchmarks under bench/
+	$(BIN)/python -m bench.run
+
+clean:  ## remove the virtual environment (data/ and the model cache stay)
+	rm -rf $(VENV)

@@ -1,0 +1,92 @@
+"""The one chat-model interface every feature uses.
+
+Providers implement :class:`ChatModel`. Callers never see provider types: they pass messages
+(and optionally a JSON schema for structured output) and get back text with the usage that the
+accounting layer records. Streaming yields text pieces and exposes the final
+:class:`Completion` once the stream is exhausted.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class Message(BaseModel):
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class Usage(BaseModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_prompt_tokens: int = 0
+    # "provider": reported by the server; "counted": counted by us with the model's tokenizer.
+    source: Literal["provider", "counted"] = "provider"
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+class Completion(BaseModel):
+    text: str
+    usage: Usage
+    provider: str
+    model: str
+    latency_s: float
+    cost_usd: float = 0.0
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+
+class Stream:
+    """Iterates over text pieces; ``completion`` is set once the iteration finishes."""
+
+    def __init__(self, pieces: Iterator[str]) -> None:
+        self._pieces = pieces
+        self.completion: Completion | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._pieces
+
+    def text(self) -> str:
+        return "".join(self)
+
+
+class ChatModel(ABC):
+    """A chat model. Implementations must be safe to call from several threads."""
+
+    provider: str
+    model: str
+
+    @abstractmethod
+    def complete(
+        self,
+        messages: list[Message],
+        *,
+        json_schema: dict[str, Any] | None = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+    ) -> Completion:
+        """One full response. With ``json_schema`` the text is JSON matching it (best effort)."""
+
+    @abstractmethod
+    def stream(
+        self,
+        messages: list[Message],
+        *,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+    ) -> Stream:
+        """A streamed response; ``Stream.completion`` carries text and usage at the end."""
+
+    @abstractmethod
+    def count_tokens(self, text: str) -> int:
+        """Tokens in ``text`` with this model's tokenizer (or the closest available one)."""
+
+    def count_message_tokens(self, messages: list[Message]) -> int:
+        # ~4 tokens of chat-template overhead per message, as in OpenAI's published recipe.
+        return sum(self.count_tokens(m.content) + 4 for m in messages) + 3

@@ -1,0 +1,154 @@
+"""Answer a learner's question with numbered citations to the roadmap."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+from pydantic import BaseModel, Field
+
+from assistant.errors import TutorError
+from assistant.llm.base import ChatModel, Completion, Message, Usage
+from assistant.rag.citations import attribute, cited_numbers
+from assistant.rag.prompts import DECLINE_TEXT, answer_messages
+from assistant.rag.retrieval import RetrievedChunk, Retriever
+
+MAX_QUESTION_CHARS = 4000
+
+
+class Citation(BaseModel):
+    n: int
+    source: str
+    doc_id: str
+    title: str
+    heading: str
+    heading_path: str
+    score: float
+
+    @classmethod
+    def of(cls, n: int, chunk: RetrievedChunk) -> Citation:
+        return cls(
+            n=n,
+            source=chunk.source,
+            doc_id=chunk.doc_id,
+            title=chunk.title,
+            heading=chunk.heading,
+            heading_path=chunk.heading_path,
+            score=round(chunk.score, 4),
+        )
+
+
+class Answer(BaseModel):
+    question: str
+    text: str
+    citations: list[Citation] = Field(description="sources the answer cites, by number")
+    retrieved: list[Citation] = Field(description="every source the model was shown")
+    usage: Usage
+    cost_usd: float
+    latency_s: float
+    provider: str
+    model: str
+    declined: bool = False
+    attributed: bool = False  # some [n] markers were added by source attribution
+
+
+class AnswerStream:
+    """Text pieces as they arrive; ``answer`` is complete once iteration ends."""
+
+    def __init__(self, pieces: Iterator[str]) -> None:
+        self._pieces = pieces
+        self.answer: Answer | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._pieces
+
+
+class AnswerService:
+    def __init__(self, retriever: Retriever, llm: ChatModel, *, min_score: float = 0.25, max_tokens: int = 512) -> None:
+        self.retriever = retriever
+        self.llm = llm
+        self.min_score = min_score
+        self.max_tokens = max_tokens
+
+    def _validate(self, question: str) -> str:
+        question = question.strip()
+        if not question:
+            raise TutorError("The question is empty.", "type a question about the roadmap.")
+        if len(question) > MAX_QUESTION_CHARS:
+            raise TutorError(
+                f"The question is {len(question)} characters long; the limit is {MAX_QUESTION_CHARS}.",
+                "shorten it to the part you want answered.",
+            )
+        return question
+
+    def _search_query(self, question: str, history: list[Message] | None) -> str:
+        last_user = [m.content for m in (history or []) if m.role == "user"][-1:]
+        return " ".join([*last_user, question])
+
+    def prepare(
+        self, question: str, history: list[Message] | None = None
+    ) -> tuple[list[RetrievedChunk], list[Message]]:
+        """Retrieve and build the exact messages the model would see (evals fingerprint these)."""
+        question = self._validate(question)
+        chunks = self.retriever.retrieve(self._search_query(question, history))
+        relevant = [c for c in chunks if c.score >= self.min_score]
+        return relevant, answer_messages(question, relevant, history)
+
+    def _finish(self, question: str, chunks: list[RetrievedChunk], completion: Completion) -> Answer:
+        raw = completion.text.strip()
+        text = attribute(raw, [c.text for c in chunks])
+        numbers = cited_numbers(text, len(chunks))
+        return Answer(
+            question=question,
+            text=text,
+            attributed=text != raw,
+            citations=[Citation.of(n, chunks[n - 1]) for n in numbers],
+            retrieved=[Citation.of(i, c) for i, c in enumerate(chunks, start=1)],
+            usage=completion.usage,
+            cost_usd=completion.cost_usd,
+            latency_s=completion.latency_s,
+            provider=completion.provider,
+            model=completion.model,
+        )
+
+    def _declined(self, question: str, started: float) -> Answer:
+        return Answer(
+            question=question,
+            text=DECLINE_TEXT,
+            citations=[],
+            retrieved=[],
+            usage=Usage(source="counted"),
+            cost_usd=0.0,
+            latency_s=time.perf_counter() - started,
+            provider=self.llm.provider,
+            model=self.llm.model,
+            declined=True,
+        )
+
+    def ask(self, question: str, history: list[Message] | None = None) -> Answer:
+        started = time.perf_counter()
+        chunks, messages = self.prepare(question, history)
+        if not chunks:
+            return self._declined(question.strip(), started)
+        completion = self.llm.complete(messages, max_tokens=self.max_tokens)
+        answer = self._finish(question.strip(), chunks, completion)
+        answer.latency_s = time.perf_counter() - started
+        return answer
+
+    def ask_stream(self, question: str, history: list[Message] | None = None) -> AnswerStream:
+        started = time.perf_counter()
+        chunks, messages = self.prepare(question, history)
+
+        def pieces() -> Iterator[str]:
+            if not chunks:
+                handle.answer = self._declined(question.strip(), started)
+                yield handle.answer.text
+                return
+            stream = self.llm.stream(messages, max_tokens=self.max_tokens)
+            yield from stream
+            assert stream.completion is not None
+            handle.answer = self._finish(question.strip(), chunks, stream.completion)
+            handle.answer.latency_s = time.perf_counter() - started
+
+        handle = AnswerStream(pieces())
+        return handle

@@ -1,0 +1,109 @@
+"""The composition root: every component built from one Settings object, lazily.
+
+UI, CLI, ingest and evals build a ``Tutor`` and take what they need from it. Tests inject their
+own components (a chat model pointed at a fake server, a temp data folder) through the
+constructor instead of patching modules.
+"""
+
+from __future__ import annotations
+
+import uuid
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from assistant.accounting.accounted import AccountedChatModel
+from assistant.accounting.budget import Budget
+from assistant.accounting.ledger import Ledger
+from assistant.accounting.prices import PriceTable
+from assistant.llm.base import ChatModel
+from assistant.llm.factory import build_chat_model
+from assistant.rag.answer import AnswerService
+from assistant.rag.retrieval import Retriever
+from assistant.settings import Settings
+from assistant.vectorstore.chroma import open_client, open_collection
+
+if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
+    from chromadb.api.models.Collection import Collection
+    from llama_index.core.base.embeddings.base import BaseEmbedding
+
+
+class Tutor:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        chat_model: ChatModel | None = None,
+        embedder: BaseEmbedding | None = None,
+        session_id: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.session_id = session_id or uuid.uuid4().hex[:12]
+        self._chat_model = chat_model
+        self._embedder = embedder
+
+    @cached_property
+    def embedder(self) -> BaseEmbedding:
+        if self._embedder is None:
+            from assistant.embedding.minilm import load_embedder
+
+            self._embedder = load_embedder(self.settings.embedding_model)
+        return self._embedder
+
+    @cached_property
+    def ledger(self) -> Ledger:
+        return Ledger(self.settings.ledger_path)
+
+    @cached_property
+    def prices(self) -> PriceTable:
+        return PriceTable(self.settings.price_file)
+
+    @cached_property
+    def budget(self) -> Budget:
+        return Budget(
+            self.ledger,
+            session_id=self.session_id,
+            session_cap=self.settings.session_budget_usd,
+            daily_cap=self.settings.daily_budget_usd,
+        )
+
+    @cached_property
+    def llm(self) -> AccountedChatModel:
+        """The chat model every feature uses: always behind the accounting layer."""
+        inner = self._chat_model or build_chat_model(self.settings)
+        return AccountedChatModel(
+            inner,
+            ledger=self.ledger,
+            prices=self.prices,
+            budget=self.budget,
+            learner_id=self.settings.learner_id,
+            session_id=self.session_id,
+            default_max_tokens=self.settings.max_answer_tokens,
+        )
+
+    @cached_property
+    def chroma(self) -> ClientAPI:
+        return open_client(self.settings)
+
+    @cached_property
+    def collection(self) -> Collection:
+        return open_collection(self.chroma, self.settings)
+
+    @cached_property
+    def retriever(self) -> Retriever:
+        return Retriever(self.collection, self.embedder, top_k=self.settings.top_k)
+
+    @cached_property
+    def answers(self) -> AnswerService:
+        return AnswerService(
+            self.retriever,
+            self.llm.for_feature("chat"),
+            min_score=self.settings.min_relevance,
+            max_tokens=self.settings.max_answer_tokens,
+        )
+
+    def refresh_index(self) -> None:
+        """See writes made by another process (Chroma caches its client per process)."""
+        for name in ("chroma", "collection", "retriever", "answers"):
+            self.__dict__.pop(name, None)
+        self.__dict__["chroma"] = open_client(self.settings, fresh=True)

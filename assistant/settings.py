@@ -1,0 +1,134 @@
+"""One typed settings object, read from the environment and ``.env``.
+
+Build it once at the edge (CLI, UI, tests) with :func:`load_settings` and pass it in; library code
+never reads the environment itself. Every variable is documented in ``.env.example``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from assistant.errors import SettingsError
+
+LocalModelName = Literal["qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b"]
+OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        populate_by_name=True,
+    )
+
+    # --- chat model -------------------------------------------------------------------------
+    provider: Literal["local", "openai"] = Field("local", alias="PROVIDER")
+    local_model: LocalModelName = Field("qwen2.5-coder-1.5b", alias="LOCAL_MODEL")
+    openai_api_key: SecretStr | None = Field(None, alias="OPENAI_API_KEY")
+    openai_base_url: str = Field(OPENAI_DEFAULT_BASE_URL, alias="OPENAI_BASE_URL")
+    chat_model: str = Field("gpt-4o-mini", alias="CHAT_MODEL")
+    llm_timeout_s: float = Field(60.0, gt=0, alias="LLM_TIMEOUT_S")
+    llm_max_retries: int = Field(3, ge=0, le=10, alias="LLM_MAX_RETRIES")
+    temperature: float = Field(0.1, ge=0, le=2, alias="TEMPERATURE")
+    max_answer_tokens: int = Field(320, ge=16, le=8192, alias="MAX_ANSWER_TOKENS")
+    n_ctx: int = Field(4096, ge=512, le=32768, alias="LOCAL_N_CTX")
+    n_threads: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, alias="LOCAL_N_THREADS")
+
+    # --- embeddings and retrieval -----------------------------------------------------------
+    embedding_model: Literal["all-MiniLM-L6-v2"] = Field("all-MiniLM-L6-v2", alias="EMBEDDING_MODEL")
+    top_k: int = Field(4, ge=1, le=50, alias="TOP_K")
+    min_relevance: float = Field(0.25, ge=-1, le=1, alias="MIN_RELEVANCE")
+    chunk_size: int = Field(256, ge=64, le=4096, alias="CHUNK_SIZE")
+    chunk_overlap: int = Field(32, ge=0, le=1024, alias="CHUNK_OVERLAP")
+
+    # --- storage ----------------------------------------------------------------------------
+    data_dir: Path = Field(Path("data"), alias="DATA_DIR")
+    model_cache_dir: Path | None = Field(None, alias="MODEL_CACHE_DIR")
+    chroma_path: Path | None = Field(None, alias="CHROMA_PATH")
+    chroma_host: str | None = Field(None, alias="CHROMA_HOST")
+    chroma_port: int = Field(8000, ge=1, le=65535, alias="CHROMA_PORT")
+    collection: str = Field("roadmap", min_length=3, max_length=512, alias="CHROMA_COLLECTION")
+    knowledge_dir: Path = Field(Path("knowledge"), alias="KNOWLEDGE_DIR")
+
+    # --- learner and spending ---------------------------------------------------------------
+    learner_id: str = Field("default", min_length=1, max_length=64, alias="LEARNER_ID")
+    session_budget_usd: float | None = Field(None, ge=0, alias="SESSION_BUDGET_USD")
+    daily_budget_usd: float | None = Field(None, ge=0, alias="DAILY_BUDGET_USD")
+    price_file: Path | None = Field(None, alias="PRICE_FILE")
+
+    @field_validator(
+        "openai_api_key",
+        "chroma_host",
+        "model_cache_dir",
+        "chroma_path",
+        "price_file",
+        "session_budget_usd",
+        "daily_budget_usd",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if self.chunk_overlap >= self.chunk_size:
+            raise ValueError("CHUNK_OVERLAP must be smaller than CHUNK_SIZE")
+        if (
+            self.provider == "openai"
+            and self.openai_api_key is None
+            and self.openai_base_url.rstrip("/") == OPENAI_DEFAULT_BASE_URL
+        ):
+            raise ValueError("OPENAI_API_KEY is required when PROVIDER=openai talks to api.openai.com")
+        return self
+
+    # --- derived paths ----------------------------------------------------------------------
+    @property
+    def models_dir(self) -> Path:
+        return self.model_cache_dir or self.data_dir / "models"
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.chroma_path or self.data_dir / "chroma"
+
+    @property
+    def ledger_path(self) -> Path:
+        return self.data_dir / "ledger.sqlite3"
+
+    @property
+    def progress_path(self) -> Path:
+        return self.data_dir / "progress.sqlite3"
+
+    @property
+    def api_key(self) -> str:
+        """The key sent to the server; local OpenAI-compatible servers accept any value."""
+        return self.openai_api_key.get_secret_value() if self.openai_api_key else "not-needed"
+
+
+def _alias_of(field: str) -> str:
+    info = Settings.model_fields.get(field)
+    return (info.alias if info and info.alias else field).upper()
+
+
+def load_settings(env_file: str | Path | None = ".env", **overrides: object) -> Settings:
+    """Build settings, turning validation errors into one line that names the variable and the fix."""
+    try:
+        return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg, arg-type]
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = err.get("loc") or ()
+        name = _alias_of(str(loc[0])) if loc else "settings"
+        value = err.get("input")
+        shown = "" if name == "OPENAI_API_KEY" or isinstance(value, dict) else f"={value!r}"
+        msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+        raise SettingsError(
+            f"Invalid setting {name}{shown}: {msg}.",
+            f"set {name} in .env or the environment (see .env.example)." if loc else "check .env against .env.example.",
+        ) from None

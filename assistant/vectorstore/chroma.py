@@ -1,0 +1,76 @@
+"""Chroma, embedded (a folder in the data dir) or a server (``CHROMA_HOST``/``CHROMA_PORT``).
+
+The collection records which embedding model and dimension filled it; opening it for queries with
+another model is refused with the command that fixes it. We always pass our own vectors, so
+Chroma's default embedder (which downloads a model) is never used.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import chromadb
+from chromadb.api import ClientAPI
+from chromadb.api.models.Collection import Collection
+from chromadb.api.shared_system_client import SharedSystemClient
+from chromadb.config import Settings as ChromaSettings
+
+from assistant.embedding.minilm import EMBEDDING_DIMS
+from assistant.errors import IndexError_
+from assistant.settings import Settings
+
+
+def open_client(settings: Settings, *, fresh: bool = False) -> ClientAPI:
+    """A Chroma client. ``fresh`` drops Chroma's per-process cache so another process's writes show."""
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    if fresh:
+        SharedSystemClient.clear_system_cache()
+    if settings.chroma_host:
+        try:
+            return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
+        except Exception as exc:  # chromadb raises plain ValueError/ConnectionError here
+            raise IndexError_(
+                f"Cannot reach the Chroma server at {settings.chroma_host}:{settings.chroma_port} ({exc}).",
+                "start it (`chroma run --path DIR`) or unset CHROMA_HOST to use the embedded store.",
+            ) from None
+    settings.chroma_dir.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
+
+
+def collection_metadata(settings: Settings) -> dict[str, Any]:
+    return {
+        "embedding_model": settings.embedding_model,
+        "embedding_dim": EMBEDDING_DIMS[settings.embedding_model],
+        "hnsw:space": "cosine",
+    }
+
+
+def get_or_create_collection(client: ClientAPI, settings: Settings) -> Collection:
+    col = client.get_or_create_collection(settings.collection, metadata=collection_metadata(settings))
+    check_compatible(col, settings)
+    return col
+
+
+def open_collection(client: ClientAPI, settings: Settings) -> Collection:
+    """The existing collection for queries; clear errors when it is missing or incompatible."""
+    try:
+        col = client.get_collection(settings.collection)
+    except Exception:  # NotFoundError in chromadb 1.x; ValueError in older releases
+        raise IndexError_(
+            f"No index named '{settings.collection}' exists yet.",
+            "run `tutor ingest` to build it from knowledge/.",
+        ) from None
+    check_compatible(col, settings)
+    return col
+
+
+def check_compatible(col: Collection, settings: Settings) -> None:
+    meta = col.metadata or {}
+    model, dim = meta.get("embedding_model"), meta.get("embedding_dim")
+    want_dim = EMBEDDING_DIMS[settings.embedding_model]
+    if model != settings.embedding_model or dim != want_dim:
+        raise IndexError_(
+            f"The index was built with embedding model {model!r} ({dim}-d) but "
+            f"EMBEDDING_MODEL is {settings.embedding_model!r} ({want_dim}-d).",
+            "re-ingest with `tutor ingest --rebuild`.",
+        )

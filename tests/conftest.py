@@ -1,0 +1,85 @@
+"""Shared fixtures: real components in temp folders, a fake OpenAI-compatible server, the real model."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import assistant  # noqa: F401  (applies offline hygiene before anything else is imported)
+from assistant.settings import Settings, load_settings
+from tests.fakes.openai_server import FakeOpenAI
+
+REPO = Path(__file__).resolve().parent.parent
+MINI = Path(__file__).parent / "data" / "mini"
+MODELS_DIR = Path(os.environ.get("MODEL_CACHE_DIR", REPO / "data" / "models"))
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> Any:
+    def build(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "DATA_DIR": tmp_path / "data",
+            "MODEL_CACHE_DIR": MODELS_DIR,
+            "KNOWLEDGE_DIR": REPO / "knowledge",
+        }
+        values.update(overrides)
+        return load_settings(env_file=None, **values)
+
+    return build
+
+
+@pytest.fixture
+def mini_corpus(tmp_path: Path) -> Path:
+    target = tmp_path / "corpus"
+    shutil.copytree(MINI, target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Any:
+    from assistant.embedding.minilm import load_embedder
+
+    return load_embedder()
+
+
+@pytest.fixture
+def fake_openai() -> Iterator[FakeOpenAI]:
+    server = FakeOpenAI().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def openai_settings(make_settings: Any, fake_openai: FakeOpenAI) -> Settings:
+    return make_settings(
+        PROVIDER="openai",
+        OPENAI_BASE_URL=fake_openai.base_url,
+        OPENAI_API_KEY=fake_openai.api_key,
+        CHAT_MODEL="gpt-4o-mini",
+        LLM_MAX_RETRIES=0,
+        LLM_TIMEOUT_S=10,
+    )
+
+
+@pytest.fixture(scope="session")
+def local_model_path() -> Path:
+    """The real embedded model. `make test` prepares it first; a bare pytest run says how."""
+    from assistant.errors import ModelFileError
+    from assistant.llm.model_files import MODELS, ModelStore
+
+    try:
+        return ModelStore(MODELS_DIR).verified_path(MODELS["qwen2.5-coder-1.5b"])
+    except ModelFileError as exc:
+        pytest.fail(f"{exc} (run `make model` before pytest)")
+
+
+def ingest_folder(settings: Settings, folder: Path, embedder: Any) -> Any:
+    from assistant.vectorstore.chroma import open_client
+    from ingest.pipeline import Ingestor
+
+    return Ingestor(settings, open_client(settings), lambda: embedder).run([folder])

@@ -1,0 +1,47 @@
+"""End to end on the real embedded model, with every network socket blocked."""
+
+import pytest
+from pytest_socket import disable_socket, enable_socket
+
+from assistant.llm.local import LocalChatModel
+from assistant.services import Tutor
+from tests.conftest import ingest_folder
+
+
+@pytest.fixture
+def no_network():
+    disable_socket(allow_unix_socket=True)
+    yield
+    enable_socket()
+
+
+def test_ingest_and_ask_offline_on_the_embedded_model(make_settings, mini_corpus, local_model_path, no_network):
+    from assistant.embedding.minilm import load_embedder
+
+    settings = make_settings(MAX_ANSWER_TOKENS=120)
+    ingest_folder(settings, mini_corpus, load_embedder())
+    tutor = Tutor(settings)
+    answer = tutor.answers.ask("What maths do I need before deep learning?")
+    assert answer.provider == "local" and answer.model == "qwen2.5-coder-1.5b"
+    assert answer.text and not answer.declined
+    assert answer.citations, answer.text
+    assert {c.doc_id for c in answer.citations} == {"maths-basics"}
+    assert answer.usage.prompt_tokens > 100 and answer.usage.completion_tokens > 0
+    (row,) = tutor.ledger.rows()
+    assert row.provider == "local" and row.cost_usd == 0 and row.prompt_tokens == answer.usage.prompt_tokens
+
+
+def test_schema_constrained_output_is_valid_json(local_model_path):
+    import json
+
+    from assistant.llm.base import Message
+
+    llm = LocalChatModel(local_model_path, "qwen2.5-coder-1.5b", n_ctx=1024, default_max_tokens=60)
+    schema = {
+        "type": "object",
+        "properties": {"term": {"type": "string"}, "is_supervised": {"type": "boolean"}},
+        "required": ["term", "is_supervised"],
+    }
+    out = llm.complete([Message(role="user", content="Is k-means supervised? Reply in JSON.")], json_schema=schema)
+    data = json.loads(out.text)
+    assert set(data) == {"term", "is_supervised"} and isinstance(data["is_supervised"], bool)

