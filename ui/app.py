@@ -1,75 +1,22 @@
-"""The study app (Streamlit): chat with the roadmap, answers streamed with their sources.
+"""The study app (Streamlit). Run with `tutor serve` or `make run`.
 
-Run with `tutor serve` or `make run`. Untrusted text (documents, model output) is shown through
+Each page is a module in ``ui/pages/``. Untrusted text (documents, model output) is shown through
 ``safe_markdown`` or as plain text, never as raw HTML.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
-from assistant.errors import TutorError
-from assistant.llm.base import Message
-from assistant.services import Tutor
-from assistant.settings import load_settings
-from ui.render import format_answer_footer, safe_markdown
+PAGES = Path(__file__).parent / "pages"
 
-st.set_page_config(page_title="roadmap-tutor", page_icon=None, layout="wide")
-
-
-def get_tutor() -> Tutor:
-    if "tutor" not in st.session_state:
-        st.session_state.tutor = Tutor(load_settings())
-    tutor: Tutor = st.session_state.tutor
-    return tutor
-
-
-def show_sources(answer: dict) -> None:
-    cited = answer.get("citations") or []
-    shown = cited or answer.get("retrieved") or []
-    if not shown:
-        return
-    with st.expander(f"Sources ({len(shown)})" + ("" if cited else ", not cited"), expanded=bool(cited)):
-        for c in shown:
-            st.text(f"[{c['n']}] {c['source']} — {c.get('heading_path') or c.get('title')}")
-
-
-def chat_page() -> None:
-    st.title("Ask the roadmap")
-    st.caption("Answers come from the roadmap documents, with numbered sources.")
-    try:
-        tutor = get_tutor()
-    except TutorError as exc:
-        st.error(str(exc))
-        return
-    history: list[dict] = st.session_state.setdefault("history", [])
-    for turn in history:
-        with st.chat_message(turn["role"]):
-            st.markdown(safe_markdown(turn["content"]))
-            if turn["role"] == "assistant" and turn.get("answer"):
-                show_sources(turn["answer"])
-                st.caption(turn.get("footer", ""))
-
-    question = st.chat_input("What maths do I need before deep learning?")
-    if not question:
-        return
-    with st.chat_message("user"):
-        st.markdown(safe_markdown(question))
-    past = [Message(role=t["role"], content=t["content"]) for t in history[-4:]]
-    with st.chat_message("assistant"):
-        try:
-            handle = tutor.answers.ask_stream(question, history=past)
-            st.write_stream(safe_markdown(piece) for piece in handle)
-        except TutorError as exc:
-            st.error(str(exc))
-            return
-        assert handle.answer is not None
-        answer = handle.answer.model_dump(mode="json")
-        footer = format_answer_footer(handle.answer)
-        show_sources(answer)
-        st.caption(footer)
-    history.append({"role": "user", "content": question})
-    history.append({"role": "assistant", "content": handle.answer.text, "answer": answer, "footer": footer})
-
-
-chat_page()
+st.set_page_config(page_title="roadmap-tutor", layout="wide")
+navigation = st.navigation(
+    [
+        st.Page(PAGES / "chat.py", title="Chat", default=True),
+        # further pages register here, one line each
+    ]
+)
+navigation.run()
