@@ -110,6 +110,10 @@ def test_golden_sources_exist_in_the_corpus():
     for s in ROADMAP.stages:
         body = split_front_matter((KNOWLEDGE / s.path).read_text())[1]
         headings[s.id] = {line.lstrip("#").strip() for line in body.splitlines() if line.startswith("#")}
+    for fixture in (REPO / "evals" / "fixtures").glob("*.md"):  # eval-only documents (injected instructions)
+        meta, body = split_front_matter(fixture.read_text())
+        if meta.get("id"):
+            headings[meta["id"]] = {line.lstrip("#").strip() for line in body.splitlines() if line.startswith("#")}
     for item in _golden_items():
         for src in item.get("reference_sources", []):
             assert src["doc"] in headings, (item["id"], src)
