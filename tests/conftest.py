@@ -15,7 +15,7 @@ from assistant.settings import Settings, load_settings
 from tests.fakes.openai_server import FakeOpenAI
 
 REPO = Path(__file__).resolve().parent.parent
-MINI = Path(__file__).parent / "data" / "mini"
+MINI = Path(__file__).parent / "corpus" / "mini"
 MODELS_DIR = Path(os.environ.get("MODEL_CACHE_DIR", REPO / "data" / "models"))
 
 
