@@ -29,17 +29,24 @@ def count_tokens(text: str) -> int:
     return len(_tokenizer().encode(text, disallowed_special=()))
 
 
+def _clean(heading: str) -> str:
+    """A heading without Markdown emphasis: ``**1. Basics**`` -> ``1. Basics``."""
+    return heading.strip().strip("*_`").strip()
+
+
 def _sections(doc: SourceDoc) -> list[tuple[list[str], str]]:
     """(heading path, section text) pairs; each section's own heading is the last path element."""
+    if doc.kind == "pdf":  # one section per page, so citations can name the page
+        return [([doc.title, f"page {i}"], page) for i, page in enumerate(doc.text.split("\f"), 1) if page.strip()]
     if doc.kind != "markdown":
         return [([doc.title], doc.text)]
     parser = MarkdownNodeParser(include_metadata=True, header_path_separator="\x1f")
     out = []
     for node in parser.get_nodes_from_documents([Document(text=doc.text)]):
         text = node.get_content()
-        parents = [p for p in str(node.metadata.get("header_path", "")).split("\x1f") if p]
+        parents = [_clean(p) for p in str(node.metadata.get("header_path", "")).split("\x1f") if _clean(p)]
         first = text.lstrip().splitlines()[0] if text.strip() else ""
-        own = first.lstrip("#").strip() if first.startswith("#") else ""
+        own = _clean(first.lstrip("#")) if first.startswith("#") else ""
         path = [*parents, own] if own else parents or [doc.title]
         if text.strip():
             out.append((path, text))
@@ -55,6 +62,11 @@ def chunk_document(doc: SourceDoc, chunk_size: int, chunk_overlap: int) -> list[
         "doc_hash": doc.content_hash,
         "stage": int(doc.meta.get("stage", -1)) if str(doc.meta.get("stage", "")).isdigit() else -1,
         "topics": ",".join(str(t) for t in topics) if isinstance(topics, list) else str(topics),
+        "kind": doc.kind,
+        "origin": doc.origin,  # file | url | link
+        "url": doc.url,  # where a web page was fetched from (after redirects)
+        "parent": doc.parent,  # the document whose link brought this page in
+        "link_text": doc.link_text,
     }
     nodes: list[TextNode] = []
     cursor = 0

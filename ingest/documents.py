@@ -1,4 +1,7 @@
-"""Find input files and read them into ``SourceDoc`` records (text plus front-matter metadata)."""
+"""Inputs as ``SourceDoc`` records: files (Markdown, text, HTML, PDF) and fetched web pages.
+
+Bad input never raises: it becomes a ``Skipped`` with a reason for the report.
+"""
 
 from __future__ import annotations
 
@@ -8,20 +11,28 @@ from pathlib import Path
 from typing import Any
 
 from assistant.roadmap import split_front_matter
+from ingest.crawl import Fetched
+from ingest.extract import Extracted, Link, Unreadable, find_links, html_text, pdf_text
 
-SUPPORTED = {".md", ".markdown", ".txt"}
-MAX_FILE_BYTES = 20 * 1024 * 1024
+MARKDOWN = {".md", ".markdown"}
+SUPPORTED = MARKDOWN | {".txt", ".html", ".htm", ".pdf"}
 
 
 @dataclass
 class SourceDoc:
-    source: str  # stable key: path relative to the working directory, or a URL
+    source: str  # stable key: path relative to the working directory, or the URL as linked
     doc_id: str
     title: str
-    text: str  # body without front matter
-    kind: str  # "markdown" | "text"
+    text: str  # body without front matter (Markdown for HTML; pages joined by form feeds for PDF)
+    kind: str  # "markdown" | "text" | "pdf"
     content_hash: str
     meta: dict[str, Any] = field(default_factory=dict)
+    origin: str = "file"  # "file" | "url" (given on the command line) | "link" (found in a document)
+    url: str = ""  # final URL after redirects, for web pages
+    parent: str = ""  # the document that links this page
+    link_text: str = ""
+    links: list[Link] = field(default_factory=list)
+    truncated: bool = False
 
 
 @dataclass
@@ -31,7 +42,7 @@ class Skipped:
 
 
 def source_key(path: Path) -> str:
-    path = path.resolve()
+    path = path.parent.resolve() / path.name if path.is_symlink() else path.resolve()  # a link, not its target
     try:
         return path.relative_to(Path.cwd().resolve()).as_posix()
     except ValueError:
@@ -45,53 +56,133 @@ def first_heading(body: str) -> str | None:
     return None
 
 
+def _wanted(path: Path) -> bool:
+    return path.suffix.lower() in SUPPORTED and not path.name.startswith(".") and path.name.lower() != "readme.md"
+
+
 def discover(paths: list[Path]) -> tuple[list[Path], list[Skipped]]:
+    """Supported files under ``paths``; missing paths and unsupported or broken files as ``Skipped``."""
     files: list[Path] = []
     skipped: list[Skipped] = []
     for path in paths:
         if path.is_dir():
-            files.extend(
-                p
-                for p in sorted(path.rglob("*"))
-                if p.is_file()
-                and p.suffix.lower() in SUPPORTED
-                and not p.name.startswith(".")
-                and p.name.lower() != "readme.md"
-            )
+            for p in sorted(path.rglob("*")):
+                if not _wanted(p) or any(part.startswith(".") for part in p.relative_to(path).parts):
+                    continue
+                if p.is_file():
+                    files.append(p)
+                elif p.is_symlink():
+                    skipped.append(Skipped(source_key(p), "unreadable: broken symbolic link"))
         elif path.is_file():
             if path.suffix.lower() in SUPPORTED:
                 files.append(path)
             else:
-                skipped.append(Skipped(source_key(path), f"unsupported file type '{path.suffix}'"))
+                skipped.append(Skipped(source_key(path), f"unsupported file type '{path.suffix or path.name}'"))
+        elif path.is_symlink():
+            skipped.append(Skipped(source_key(path), "unreadable: broken symbolic link"))
         else:
             skipped.append(Skipped(str(path), "path does not exist"))
     return files, skipped
 
 
-def read_document(path: Path, signature: str) -> SourceDoc | Skipped:
+def _digest(data: bytes, signature: str) -> str:
+    return hashlib.sha256(data + b"\x00" + signature.encode()).hexdigest()
+
+
+def decode_text(raw: bytes) -> str | Unreadable:
+    if b"\x00" in raw[:8192]:
+        return Unreadable("binary content")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return Unreadable("not UTF-8 text (re-save the file as UTF-8)")
+
+
+def read_document(path: Path, signature: str, max_bytes: int) -> SourceDoc | Skipped:
     key = source_key(path)
     try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            return Skipped(key, f"too large ({_mib(size)} > {_mib(max_bytes)}; raise INGEST_MAX_FILE_MB)")
         raw = path.read_bytes()
     except OSError as exc:
         return Skipped(key, f"unreadable: {exc.strerror or exc}")
-    if len(raw) > MAX_FILE_BYTES:
-        return Skipped(key, f"too large ({len(raw) // 1024 // 1024} MiB > {MAX_FILE_BYTES // 1024 // 1024} MiB)")
-    if b"\x00" in raw[:8192]:
-        return Skipped(key, "binary content")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return Skipped(key, "not UTF-8 text (re-save the file as UTF-8)")
+    if not raw.strip():
+        return Skipped(key, "empty document")
+    suffix = path.suffix.lower()
+    digest = _digest(raw, signature)
+    if suffix == ".pdf":
+        return _from_extracted(key, pdf_text(raw), digest, stem=path.stem)
+    if suffix in (".html", ".htm"):
+        return _from_extracted(key, html_text(raw), digest, stem=path.stem)
+    text = decode_text(raw)
+    if isinstance(text, Unreadable):
+        return Skipped(key, text.reason)
     meta, body = split_front_matter(text)
     if not body.strip():
         return Skipped(key, "empty document")
-    digest = hashlib.sha256(raw + signature.encode()).hexdigest()
     return SourceDoc(
         source=key,
         doc_id=str(meta.get("id") or path.stem),
         title=str(meta.get("title") or first_heading(body) or path.stem),
         text=body,
-        kind="markdown" if path.suffix.lower() in {".md", ".markdown"} else "text",
+        kind="markdown" if suffix in MARKDOWN else "text",
         content_hash=digest,
         meta=meta,
+        links=find_links(body),
     )
+
+
+def _from_extracted(
+    key: str, got: Extracted | Unreadable, digest: str, *, stem: str, max_chars: int | None = None
+) -> SourceDoc | Skipped:
+    if isinstance(got, Unreadable):
+        return Skipped(key, got.reason)
+    text, truncated = got.text, False
+    if max_chars is not None and len(text) > max_chars:
+        text, truncated = text[:max_chars], True
+    return SourceDoc(
+        source=key,
+        doc_id=stem,
+        title=got.title or first_heading(text) or stem,
+        text=text,
+        kind="pdf" if got.pages is not None else "markdown",
+        content_hash=digest,
+        links=got.links,
+        truncated=truncated,
+    )
+
+
+def page_document(
+    page: Fetched, signature: str, *, origin: str, parent: str = "", link_text: str = "", max_chars: int
+) -> SourceDoc | Skipped:
+    """A fetched page as a document; ``source`` is the URL as linked, ``url`` where it ended up."""
+    doc_id = "web-" + hashlib.sha1(page.url.encode()).hexdigest()[:10]
+    got: Extracted | Unreadable
+    if page.content_type == "application/pdf":
+        got = pdf_text(page.body)
+    elif page.content_type in ("text/html", "application/xhtml+xml"):
+        got = html_text(page.body, page.final_url or page.url)
+    else:
+        text = decode_text(page.body)
+        got = (
+            text
+            if isinstance(text, Unreadable)
+            else Extracted(first_heading(text), text, find_links(text, base=page.final_url or page.url))
+        )
+        if isinstance(got, Extracted) and not got.text.strip():
+            got = Unreadable("empty page")
+    doc = _from_extracted(page.url, got, "", stem=doc_id, max_chars=max_chars)
+    if isinstance(doc, SourceDoc):
+        # hashed: the extracted text (not the bytes: changing ads or timestamps are no change) and where the
+        # page is linked from, so the stored parent and link text stay true
+        doc.content_hash = _digest(f"{parent}\n{link_text}\n{doc.title}\n{doc.text}".encode(), signature)
+        doc.doc_id, doc.origin, doc.url = doc_id, origin, page.final_url or page.url
+        doc.parent, doc.link_text = parent, link_text
+        if page.content_type in ("text/plain",):
+            doc.kind = "text"
+    return doc
+
+
+def _mib(n: int) -> str:
+    return f"{n / 1024 / 1024:.1f} MiB"

@@ -1,41 +1,56 @@
 """Incremental ingestion into Chroma: only new or changed documents are embedded.
 
-Each chunk carries its document's content hash. A run compares the hashes on disk with those in
-the collection: unchanged documents cost nothing, a changed document's new chunks are written
+Each chunk carries its document's content hash. A run compares the hashes of the inputs with those
+in the collection: unchanged documents cost nothing, a changed document's new chunks are written
 before its old ones are deleted (a crash leaves the old version queryable), and documents that
-disappeared from an ingested folder are removed. One writer at a time, enforced by a file lock.
+disappeared from an ingested folder are removed, with the pages they linked. ``--rebuild`` fills a
+staging collection and swaps it in only when complete. One writer at a time (a file lock); a store
+holding fewer chunks than the last run left is reported as damaged, never silently rebuilt.
 """
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from filelock import FileLock, Timeout
-from llama_index.core.schema import BaseNode, MetadataMode, TextNode
-from llama_index.vector_stores.chroma import ChromaVectorStore
 
 from assistant.errors import TutorError
 from assistant.settings import Settings
-from assistant.vectorstore.chroma import get_or_create_collection
-from ingest.chunking import chunk_document
-from ingest.documents import Skipped, SourceDoc, discover, read_document, source_key
+from ingest.crawl import Crawler, is_web_url, normalize
+from ingest.documents import Skipped, SourceDoc, discover, page_document, read_document, source_key
+from ingest.links import LinkHarvest, follow_links
 from ingest.report import IngestReport, SkippedDoc
+from ingest.store import IndexStore, StoredDoc, store_label
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # llama-index is imported only when something needs chunking (it takes seconds to import)
     from chromadb.api import ClientAPI
     from chromadb.api.models.Collection import Collection
     from llama_index.core.base.embeddings.base import BaseEmbedding
+    from llama_index.core.schema import TextNode
 
-Progress = Callable[[str, int, int], None]  # (phase, done, total)
+Progress = Callable[[str, int, int], None]  # (phase, done, total); phases: read, fetch, embed
 EMBED_BATCH = 32
+SCHEMA_VERSION = "v2"
 
 
 def _noop(phase: str, done: int, total: int) -> None:
     return None
+
+
+@dataclass(frozen=True)
+class LinkOptions:
+    """Follow links found in the documents: ``depth`` levels, at most ``max_pages`` fetches per run."""
+
+    depth: int = 1
+    max_pages: int = 100
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LinkOptions:
+        return cls(depth=settings.link_depth, max_pages=settings.link_max_pages)
 
 
 class Ingestor:
@@ -56,106 +71,207 @@ class Ingestor:
     @property
     def embedder(self) -> BaseEmbedding:
         if self._embedder is None:  # loaded only when something needs embedding
-            self._embedder = self._embedder_factory()
+            from assistant.accounting.embedding import account_embedder_from_settings
+
+            self._embedder = account_embedder_from_settings(self._embedder_factory(), self.settings, feature="ingest")
         return self._embedder
 
     def signature(self) -> str:
         s = self.settings
-        return f"{s.embedding_model}|{s.chunk_size}|{s.chunk_overlap}|v1"
+        return f"{s.embedding_model}|{s.chunk_size}|{s.chunk_overlap}|{SCHEMA_VERSION}"
 
-    def run(self, paths: list[Path], *, rebuild: bool = False, progress: Progress = _noop) -> IngestReport:
+    def run(
+        self,
+        inputs: Sequence[Path | str],
+        *,
+        rebuild: bool = False,
+        links: LinkOptions | None = None,
+        progress: Progress = _noop,
+    ) -> IngestReport:
+        """Ingest files, folders and URLs. ``links=None`` fetches nothing beyond URLs given as inputs."""
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         lock = FileLock(str(self.settings.data_dir / "ingest.lock"), timeout=self.lock_timeout_s)
         try:
             with lock:
-                return self._run(paths, rebuild, progress)
+                return self._run(list(inputs), rebuild, links, progress)
         except Timeout:
             raise TutorError(
                 "Another ingest is writing to the index right now.",
-                "wait for it to finish, then run this again.",
+                "wait for it to finish (or pass --wait SECONDS), then run this again.",
             ) from None
 
-    def _run(self, paths: list[Path], rebuild: bool, progress: Progress) -> IngestReport:
+    def _run(
+        self, inputs: list[Path | str], rebuild: bool, links: LinkOptions | None, progress: Progress
+    ) -> IngestReport:
         started = time.perf_counter()
-        report = IngestReport(rebuilt=rebuild)
+        follow = links is not None and links.depth > 0
+        report = IngestReport(
+            rebuilt=rebuild,
+            store=store_label(self.settings),
+            collection=self.settings.collection,
+            links_followed=follow,
+        )
+        store = IndexStore(self.client, self.settings)
+        store.recover()
         if rebuild:
-            with contextlib.suppress(Exception):  # a missing collection has nothing to delete
-                self.client.delete_collection(self.settings.collection)
-        col = get_or_create_collection(self.client, self.settings)
-        store = ChromaVectorStore(chroma_collection=col)
+            col = store.staging()
+        else:
+            report.interrupted_run_recovered = store.check_health(IngestReport.load_last(self.settings.data_dir))
+            col = store.live()
+        store.journal()
 
-        files, skipped = discover(paths)
-        docs: list[SourceDoc] = []
-        for i, path in enumerate(files, start=1):
-            item = read_document(path, self.signature())
-            (docs if isinstance(item, SourceDoc) else skipped).append(item)  # type: ignore[arg-type]
-            progress("read", i, len(files))
-        report.documents_skipped = [
-            SkippedDoc(source=s.source, reason=s.reason) for s in skipped if isinstance(s, Skipped)
-        ]
+        urls = [normalize(str(x)) for x in inputs if is_web_url(str(x))]
+        paths = [Path(x) for x in inputs if not is_web_url(str(x))]
+        docs, skipped = self._read_files(paths, progress)
+        crawler = Crawler(self.settings) if urls or follow else None
+        try:
+            if crawler:
+                docs += self._read_urls(crawler, urls, skipped)
+            harvest = LinkHarvest()
+            if crawler and links is not None and follow:
+                harvest = follow_links(
+                    docs,
+                    crawler,
+                    depth=links.depth,
+                    max_pages=links.max_pages,
+                    concurrency=self.settings.fetch_concurrency,
+                    signature=self.signature(),
+                    max_chars=self.settings.link_max_chars,
+                    progress=progress,
+                )
+        finally:
+            if crawler:
+                crawler.close()
+        report.documents_skipped = [SkippedDoc(source=s.source, reason=s.reason) for s in skipped]
+        report.links = harvest.results
 
-        existing = self._existing(col)
-        todo: list[tuple[SourceDoc, list[TextNode]]] = []
-        for doc in docs:
-            old_hashes = existing.get(doc.source, {})
-            if set(old_hashes) == {doc.content_hash}:
-                report.documents_unchanged.append(doc.source)
-                report.chunks_per_doc[doc.source] = len(old_hashes[doc.content_hash])
-                continue
-            (report.documents_changed if old_hashes else report.documents_new).append(doc.source)
-            nodes = chunk_document(doc, self.settings.chunk_size, self.settings.chunk_overlap)
-            report.chunks_per_doc[doc.source] = len(nodes)
-            todo.append((doc, nodes))
+        existing = {} if rebuild else IndexStore.stored_docs(col)
+        for result in harvest.results:
+            if result.status not in ("fetched", "cached") and result.url in existing:
+                result.kept_previous = True
+                report.chunks_per_doc[result.url] = len(existing[result.url].ids)
 
+        todo = self._diff(docs + harvest.docs, existing, report)
         embed_start = time.perf_counter()
-        self._embed_and_write(store, [n for _, n in todo], progress)
+        self._embed_and_write(col, [n for _, n in todo], progress)
         report.embed_seconds = time.perf_counter() - embed_start
         report.chunks_added = sum(len(n) for _, n in todo)
 
-        for doc, _ in todo:  # new chunks are in: now drop the old versions
-            stale = [i for h, ids in existing.get(doc.source, {}).items() if h != doc.content_hash for i in ids]
-            report.chunks_removed += self._delete(col, stale)
+        stale = [
+            i
+            for doc, _ in todo
+            for h, ids in _hashes(existing, doc.source).items()
+            if h != doc.content_hash
+            for i in ids
+        ]
+        gone = self._removed(existing, paths, docs, skipped, harvest, follow)
+        doomed = stale + [i for source in gone for i in existing[source].ids]
+        if doomed:  # recorded first, so an interrupted run is not mistaken for damage by the next one
+            store.plan_removals(len(doomed))
+        report.chunks_removed = IndexStore.delete(col, doomed)
+        report.documents_removed = sorted(gone)
 
-        roots = [source_key(p) for p in paths if p.is_dir()]
-        present = {d.source for d in docs} | {s.source for s in report.documents_skipped}
-        for source, hashes in existing.items():
-            if source not in present and any(source.startswith(r.rstrip("/") + "/") for r in roots):
-                report.documents_removed.append(source)
-                report.chunks_removed += self._delete(col, [i for ids in hashes.values() for i in ids])
-
+        if rebuild:
+            col = store.swap_in(col)
         report.chunks_total = col.count()
         report.seconds = time.perf_counter() - started
         report.write(self.settings.data_dir)
+        store.end_journal()
         return report
 
-    @staticmethod
-    def _existing(col: Collection) -> dict[str, dict[str, list[str]]]:
-        """source -> content hash -> chunk ids, as stored in the collection."""
-        found: dict[str, dict[str, list[str]]] = {}
-        got = col.get(include=["metadatas"])
-        for cid, meta in zip(got["ids"], got["metadatas"] or [], strict=False):
-            source = str((meta or {}).get("source", ""))
-            found.setdefault(source, {}).setdefault(str((meta or {}).get("doc_hash", "")), []).append(cid)
-        return found
+    # --- steps -------------------------------------------------------------------------------
+    def _read_files(self, paths: list[Path], progress: Progress) -> tuple[list[SourceDoc], list[Skipped]]:
+        files, skipped = discover(paths)
+        docs: dict[str, SourceDoc] = {}
+        max_bytes = int(self.settings.ingest_max_file_mb * 1024 * 1024)
+        for i, path in enumerate(files, start=1):
+            item = read_document(path, self.signature(), max_bytes)
+            if isinstance(item, SourceDoc):
+                docs.setdefault(item.source, item)
+            else:
+                skipped.append(item)
+            progress("read", i, len(files))
+        return list(docs.values()), skipped
+
+    def _read_urls(self, crawler: Crawler, urls: list[str], skipped: list[Skipped]) -> list[SourceDoc]:
+        docs: list[SourceDoc] = []
+        for url in dict.fromkeys(urls):
+            page = crawler.fetch(url)
+            if not page.ok:
+                hint = " (is the network up?)" if page.unreachable and not crawler.responses else ""
+                skipped.append(Skipped(url, f"{page.status}: {page.reason}{hint}"))
+                continue
+            doc = page_document(page, self.signature(), origin="url", max_chars=self.settings.link_max_chars)
+            (docs if isinstance(doc, SourceDoc) else skipped).append(doc)  # type: ignore[arg-type]
+        return docs
+
+    def _diff(
+        self, docs: list[SourceDoc], existing: dict[str, StoredDoc], report: IngestReport
+    ) -> list[tuple[SourceDoc, list[TextNode]]]:
+        todo: list[tuple[SourceDoc, list[TextNode]]] = []
+        for doc in docs:
+            old = _hashes(existing, doc.source)
+            if set(old) == {doc.content_hash}:
+                report.documents_unchanged.append(doc.source)
+                report.chunks_per_doc[doc.source] = len(old[doc.content_hash])
+                continue
+            (report.documents_changed if old else report.documents_new).append(doc.source)
+            from ingest.chunking import chunk_document  # llama-index: imported only when there is work
+
+            nodes = chunk_document(doc, self.settings.chunk_size, self.settings.chunk_overlap)
+            report.chunks_per_doc[doc.source] = len(nodes)
+            todo.append((doc, nodes))
+        return todo
 
     @staticmethod
-    def _delete(col: Collection, ids: list[str]) -> int:
-        for i in range(0, len(ids), 500):
-            col.delete(ids=ids[i : i + 500])
-        return len(ids)
+    def _removed(
+        existing: dict[str, StoredDoc],
+        paths: list[Path],
+        docs: list[SourceDoc],
+        skipped: list[Skipped],
+        harvest: LinkHarvest,
+        follow: bool,
+    ) -> set[str]:
+        """Stored documents to delete: files gone from an ingested folder, and pages no longer linked."""
+        roots = [source_key(p).rstrip("/") + "/" for p in paths if p.is_dir()]
+        present = {d.source for d in docs} | {s.source for s in skipped}
+        gone = {
+            source
+            for source, stored in existing.items()
+            if stored.origin == "file" and source not in present and any(source.startswith(r) for r in roots)
+        }
+        # Linked pages: dropped with their parent, or when their parent was read again without linking them.
+        read_again = {d.source for d in docs} | {d.source for d in harvest.docs}
+        fetched = {d.source for d in harvest.docs}
+        changed = True
+        while changed:
+            changed = False
+            for source, stored in existing.items():
+                if stored.origin != "link" or source in gone or source in fetched:
+                    continue
+                unlinked = follow and stored.parent in read_again and source not in harvest.wanted
+                if stored.parent in gone or unlinked:
+                    gone.add(source)
+                    changed = True
+        return gone
 
-    def _embed_and_write(self, store: ChromaVectorStore, groups: list[list[TextNode]], progress: Progress) -> None:
+    def _embed_and_write(self, col: Collection, groups: list[list[TextNode]], progress: Progress) -> None:
         nodes = [n for group in groups for n in group]
         if not nodes:
             return
-        done = 0
+        from llama_index.core.schema import MetadataMode
+
         progress("embed", 0, len(nodes))
         for i in range(0, len(nodes), EMBED_BATCH):
-            batch: list[BaseNode] = list(nodes[i : i + EMBED_BATCH])
+            batch = nodes[i : i + EMBED_BATCH]
             texts = [n.get_content(metadata_mode=MetadataMode.EMBED) for n in batch]
             vectors = self.embedder.get_text_embedding_batch(texts)
             for node, vector in zip(batch, vectors, strict=True):
                 node.embedding = vector
-            store.add(batch)
-            done += len(batch)
-            progress("embed", done, len(nodes))
+            IndexStore.write(col, batch)
+            progress("embed", min(i + EMBED_BATCH, len(nodes)), len(nodes))
+
+
+def _hashes(existing: dict[str, StoredDoc], source: str) -> dict[str, list[str]]:
+    stored = existing.get(source)
+    return stored.hashes if stored else {}

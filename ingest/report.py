@@ -1,12 +1,17 @@
-"""The summary every ingest run ends with, kept as JSON in the data folder."""
+"""The summary every ingest run ends with, kept as JSON in the data folder (``last-ingest.json``)."""
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field
+
+LinkStatus = Literal["fetched", "cached", "dead", "refused", "skipped"]
+REPORT_FILE = "last-ingest.json"
 
 
 class SkippedDoc(BaseModel):
@@ -14,9 +19,26 @@ class SkippedDoc(BaseModel):
     reason: str
 
 
+class LinkResult(BaseModel):
+    url: str
+    status: LinkStatus
+    reason: str = ""
+    parent: str  # the (first) document that links it
+    link_text: str = ""
+    depth: int = 1
+    final_url: str = ""
+    also_linked_from: list[str] = Field(default_factory=list)
+    kept_previous: bool = False  # the fetch failed, the copy from an earlier run stays in the index
+    truncated: bool = False  # the page's text was cut at LINK_MAX_CHARS
+
+
 class IngestReport(BaseModel):
     started: datetime = Field(default_factory=lambda: datetime.now(UTC))
     seconds: float = 0.0
+    store: str = ""  # where the index lives: a folder or host:port
+    collection: str = ""
+    rebuilt: bool = False
+    links_followed: bool = False
     documents_new: list[str] = Field(default_factory=list)
     documents_changed: list[str] = Field(default_factory=list)
     documents_removed: list[str] = Field(default_factory=list)
@@ -26,40 +48,87 @@ class IngestReport(BaseModel):
     chunks_removed: int = 0
     chunks_total: int = 0
     chunks_per_doc: dict[str, int] = Field(default_factory=dict)
+    links: list[LinkResult] = Field(default_factory=list)
     embed_seconds: float = 0.0
-    rebuilt: bool = False
+    interrupted_run_recovered: bool = False
 
     @property
     def embed_rate(self) -> float:
+        """Chunks embedded and written per second of embedding time."""
         return self.chunks_added / self.embed_seconds if self.embed_seconds > 0 else 0.0
 
     @property
+    def documents_seen(self) -> int:
+        return len(self.documents_new) + len(self.documents_changed) + len(self.documents_unchanged)
+
+    @property
     def ingested_anything(self) -> bool:
-        return bool(self.documents_new or self.documents_changed or self.documents_unchanged)
+        return self.documents_seen > 0
+
+    @property
+    def link_counts(self) -> dict[str, int]:
+        counts = Counter(link.status for link in self.links)
+        return {status: counts.get(status, 0) for status in ("fetched", "cached", "dead", "refused", "skipped")}
+
+    def broken_links_by_document(self) -> dict[str, list[LinkResult]]:
+        """Dead and refused links grouped under each document that links them."""
+        out: dict[str, list[LinkResult]] = {}
+        for link in self.links:
+            if link.status in ("dead", "refused"):
+                for parent in [link.parent, *link.also_linked_from]:
+                    out.setdefault(parent, []).append(link)
+        return out
 
     def summary(self) -> str:
+        changed = len(self.documents_new) + len(self.documents_changed)
         lines = [
             f"documents: {len(self.documents_new)} new, {len(self.documents_changed)} changed, "
             f"{len(self.documents_removed)} removed, {len(self.documents_unchanged)} unchanged, "
             f"{len(self.documents_skipped)} skipped",
-            f"chunks: +{self.chunks_added} -{self.chunks_removed}, {self.chunks_total} in the index",
-            f"time: {self.seconds:.1f} s"
-            + (f", embedding {self.embed_rate:.0f} chunks/s" if self.chunks_added else ""),
+            f"chunks: +{self.chunks_added} -{self.chunks_removed}, {self.chunks_total} in the index"
+            f" ({self.collection} at {self.store})",
         ]
+        if self.links_followed or self.links:
+            c = self.link_counts
+            lines.append(
+                f"links: {c['fetched']} fetched, {c['cached']} cached, {c['dead']} dead, {c['refused']} refused"
+                + (f", {c['skipped']} not checked" if c["skipped"] else "")
+            )
+        rate = f", embedding {self.embed_rate:.1f} chunks/s ({changed} documents)" if self.chunks_added else ""
+        lines.append(f"time: {self.seconds:.1f} s{rate}")
         lines += [f"skipped {s.source}: {s.reason}" for s in self.documents_skipped]
+        for parent, links in self.broken_links_by_document().items():
+            lines.append(f"broken links in {parent}:")
+            lines += [
+                f"  {link.status} {link.url}: {link.reason}" + (" (earlier copy kept)" if link.kept_previous else "")
+                for link in links
+            ]
+        skipped = [link for link in self.links if link.status == "skipped"]
+        if skipped:
+            reasons = Counter(link.reason for link in skipped)
+            lines += [f"{n} links not checked: {reason}" for reason, n in reasons.items()]
         return "\n".join(lines)
+
+    def to_json(self) -> dict[str, object]:
+        data = self.model_dump(mode="json")
+        data["link_counts"] = self.link_counts
+        data["embed_chunks_per_s"] = round(self.embed_rate, 2)
+        data["broken_links_by_document"] = {
+            parent: [link.url for link in links] for parent, links in self.broken_links_by_document().items()
+        }
+        return data
 
     def write(self, folder: Path) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / "last-ingest.json"
+        path = folder / REPORT_FILE
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.model_dump(mode="json"), indent=2))
+        tmp.write_text(json.dumps(self.to_json(), indent=2))
         tmp.replace(path)
         return path
 
     @classmethod
     def load_last(cls, folder: Path) -> IngestReport | None:
         try:
-            return cls.model_validate_json((folder / "last-ingest.json").read_text())
+            return cls.model_validate_json((folder / REPORT_FILE).read_text())
         except (OSError, ValueError):
             return None
