@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from assistant.accounting.money import format_usd
 from assistant.rag.answer import Answer
 
 _IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
@@ -32,5 +33,5 @@ def format_answer_footer(answer: Answer) -> str:
     u = answer.usage
     return (
         f"tokens: {u.prompt_tokens} prompt + {u.completion_tokens} completion"
-        f" · ${answer.cost_usd:.4f} · {answer.provider}/{answer.model} · {answer.latency_s:.1f} s"
+        f" · {format_usd(answer.cost_usd)} · {answer.provider}/{answer.model} · {answer.latency_s:.1f} s"
     )

@@ -7,6 +7,7 @@ ledger row, success or failure.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -54,21 +55,26 @@ class AccountedChatModel(ChatModel):
             default_max_tokens=self.default_max_tokens,
         )
 
-    def estimate(self, messages: list[Message], max_tokens: int | None) -> tuple[Usage, float]:
-        usage = Usage(
-            prompt_tokens=self.inner.count_message_tokens(messages),
-            completion_tokens=max_tokens or self.default_max_tokens,
-            source="counted",
-        )
+    def estimate(
+        self, messages: list[Message], max_tokens: int | None, json_schema: dict[str, Any] | None = None
+    ) -> tuple[Usage, float]:
+        """Usage and cost of a call before it is made: the prompt counted with the model's tokenizer
+        (plus the schema's text for structured output, which the server adds to the prompt) and the
+        output at ``max_tokens``, so an upper bound for the output."""
+        prompt = self.inner.count_message_tokens(messages)
+        if json_schema is not None:
+            prompt += self.inner.count_tokens(json.dumps(json_schema, separators=(",", ":")))
+        usage = Usage(prompt_tokens=prompt, completion_tokens=max_tokens or self.default_max_tokens, source="counted")
         return usage, self.prices.cost(self.provider, self.model, usage)
 
-    def _record(self, completion: Completion | None, latency: float, error: Exception | None) -> None:
+    def _record(self, completion: Completion | None, latency: float, error: BaseException | None) -> None:
         usage = completion.usage if completion else Usage()
         self.ledger.record(
             LedgerRow(
                 learner_id=self.learner_id,
                 session_id=self.session_id,
                 feature=self.feature,
+                kind="chat",
                 provider=self.provider,
                 model=completion.model if completion else self.model,
                 prompt_tokens=usage.prompt_tokens,
@@ -94,7 +100,7 @@ class AccountedChatModel(ChatModel):
         max_tokens: int | None = None,
         temperature: float | None = None,
     ) -> Completion:
-        self.budget.check(self.estimate(messages, max_tokens)[1])
+        self.budget.check(self.estimate(messages, max_tokens, json_schema)[1])
         start = time.perf_counter()
         try:
             completion = self.inner.complete(
@@ -118,10 +124,18 @@ class AccountedChatModel(ChatModel):
             raise
 
         def pieces() -> Iterator[str]:
+            parts: list[str] = []
             try:
-                yield from inner
+                for piece in inner:
+                    parts.append(piece)
+                    yield piece
             except Exception as exc:
                 self._record(None, time.perf_counter() - start, exc)
+                raise
+            except (GeneratorExit, KeyboardInterrupt) as exc:
+                # The reader stopped early (page closed, Ctrl-C): the tokens were spent all the same.
+                partial = self._partial(messages, "".join(parts), time.perf_counter() - start)
+                self._record(self._price(partial), partial.latency_s, exc)
                 raise
             assert inner.completion is not None
             handle.completion = self._price(inner.completion)
@@ -129,6 +143,15 @@ class AccountedChatModel(ChatModel):
 
         handle = Stream(pieces())
         return handle
+
+    def _partial(self, messages: list[Message], text: str, latency: float) -> Completion:
+        """What an abandoned stream used, counted with the model's tokenizer (no usage arrives)."""
+        usage = Usage(
+            prompt_tokens=self.inner.count_message_tokens(messages),
+            completion_tokens=self.inner.count_tokens(text),
+            source="counted",
+        )
+        return Completion(text="", usage=usage, provider=self.provider, model=self.model, latency_s=latency)
 
     def count_tokens(self, text: str) -> int:
         return self.inner.count_tokens(text)
