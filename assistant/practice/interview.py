@@ -1,0 +1,337 @@
+"""Practice interview questions grounded in the roadmap, mock-interview feedback, Markdown export.
+
+Each question is drafted from one or two retrieved chunks with a rubric of key points; points that
+the chunks do not ground are dropped, and a question left with fewer than ``MIN_RUBRIC`` grounded
+points (or repeating an earlier one) is dropped and regenerated within a bound. Feedback scores an
+answer against the rubric, names what was missing, suggests a follow-up question and cites sources.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from rapidfuzz import fuzz
+
+from assistant.accounting.accounted import AccountedChatModel
+from assistant.accounting.estimate import CostEstimate, CostEstimator
+from assistant.errors import StructuredOutputError, TutorError
+from assistant.practice.drafts import FeedbackDraft, InterviewDraft, schema_of
+from assistant.practice.grading import check_length, overlap_score
+from assistant.practice.models import (
+    Feedback,
+    FeedbackBy,
+    InterviewKind,
+    InterviewLevel,
+    InterviewQuestion,
+    InterviewSet,
+    stable_id,
+)
+from assistant.practice.prompts import feedback_messages, interview_messages
+from assistant.practice.sources import NothingRelevantError, find_material, ref_of
+from assistant.practice.structured import Meter, complete_structured
+from assistant.practice.verify import DUPLICATE_MATCH, grounding, normalize
+from assistant.rag.retrieval import RetrievedChunk, Retriever
+from assistant.roadmap import Roadmap
+
+MAX_QUESTIONS = 20
+MIN_RUBRIC = 2
+POINT_GROUNDING = 0.5
+DRAFT_TOKENS = 320
+FEEDBACK_TOKENS = 240
+CHUNKS_PER_QUESTION = 2
+KINDS: dict[InterviewLevel, list[InterviewKind]] = {
+    "junior": ["conceptual", "applied", "conceptual", "behavioural", "applied"],
+    "mid": ["conceptual", "applied", "system-design", "behavioural"],
+    "senior": ["system-design", "applied", "behavioural", "conceptual"],
+}
+STAGE_LEVELS: dict[InterviewLevel, tuple[str, ...]] = {
+    "junior": ("beginner", "intermediate"),
+    "mid": ("intermediate", "beginner", "advanced"),
+    "senior": ("advanced", "intermediate"),
+}
+Progress = Callable[[str, int, int], None]
+
+
+def _check_n(n: int) -> None:
+    if not 1 <= n <= MAX_QUESTIONS:
+        raise TutorError(f"--n must be between 1 and {MAX_QUESTIONS}.", f"pass --n 1..{MAX_QUESTIONS}.")
+
+
+def grounded_points(points: list[str], chunks: list[RetrievedChunk]) -> list[tuple[str, RetrievedChunk]]:
+    """Rubric points with the chunk that best grounds each; ungrounded or repeated points left out."""
+    kept: list[tuple[str, RetrievedChunk]] = []
+    for point in (p.strip() for p in points):
+        if not point or any(fuzz.ratio(normalize(point), normalize(k)) >= 90 for k, _ in kept):
+            continue
+        best = max(chunks, key=lambda c: grounding(point, c.text))
+        if grounding(point, best.text) >= POINT_GROUNDING:
+            kept.append((point, best))
+    return kept
+
+
+class InterviewService:
+    def __init__(
+        self,
+        retriever: Retriever,
+        llm: AccountedChatModel,
+        *,
+        roadmap: Roadmap | None = None,
+        grader_llm: AccountedChatModel | None = None,
+        min_score: float = 0.25,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.retriever = retriever
+        self.llm = llm
+        self.grader_llm = grader_llm or llm
+        self.roadmap = roadmap
+        self.min_score = min_score
+        self.rng = rng or random.Random()
+
+    def _topics(self, level: InterviewLevel, topic: str | None, n: int) -> list[str]:
+        """What each question is about: the given topic, or roadmap topics spread over fitting stages."""
+        if topic and topic.strip():
+            return [topic.strip()]
+        if self.roadmap is None or not self.roadmap.stages:
+            return ["machine learning engineering"]
+        picked: list[str] = []
+        for wanted in STAGE_LEVELS[level]:
+            stages = [s for s in self.roadmap.stages if s.level == wanted]
+            pools = [[s.headings.get(t, t) for t in s.topics] for s in stages]
+            for pool in pools:
+                self.rng.shuffle(pool)
+            self.rng.shuffle(pools)
+            while any(pools) and len(picked) < n * 2:
+                for pool in pools:
+                    if pool:
+                        picked.append(pool.pop())
+            if len(picked) >= n * 2:
+                break
+        return picked or ["machine learning engineering"]
+
+    def _material(
+        self, query: str, kind: InterviewKind, cache: dict[str, list[RetrievedChunk]]
+    ) -> list[RetrievedChunk]:
+        key = f"{kind}:{query}"
+        if key not in cache:
+            search = f"{query} behavioural interview" if kind == "behavioural" else query
+            try:
+                cache[key] = find_material(self.retriever, search, roadmap=self.roadmap, min_score=self.min_score)
+            except NothingRelevantError:
+                if kind != "behavioural":
+                    raise
+                cache[key] = find_material(self.retriever, query, roadmap=self.roadmap, min_score=self.min_score)
+        return cache[key]
+
+    def estimate(
+        self,
+        level: InterviewLevel,
+        *,
+        topic: str | None = None,
+        kind: InterviewKind | None = None,
+        n: int = 5,
+        mock: bool = False,
+    ) -> CostEstimate:
+        """Before any call: ``n`` question drafts (and ``n`` feedback calls for a mock interview).
+
+        The drafts are estimated on the topic's own material (a topic with none raises
+        NothingRelevantError here, before anything is sent), otherwise on general roadmap material.
+        """
+        _check_n(n)
+        query = topic.strip() if topic and topic.strip() else "machine learning engineer"
+        try:
+            chunks = find_material(self.retriever, query, roadmap=self.roadmap, min_score=self.min_score)
+        except NothingRelevantError:
+            if topic and topic.strip():
+                raise
+            chunks = []
+        chunks = chunks[:CHUNKS_PER_QUESTION]
+        estimator = CostEstimator(f"{level} interview questions ({n})")
+        messages = interview_messages(chunks, topic=query, level=level, kind=kind or KINDS[level][0], avoid=[])
+        schema = schema_of(InterviewDraft)
+        estimator.chat(self.llm, messages, DRAFT_TOKENS, json_schema=schema, label="question drafts", repeat=n)
+        if mock:
+            answer = "x " * 150  # a typical spoken answer, about 150 words
+            rubric = ["a key point a strong answer covers"] * 4
+            check = feedback_messages("q" * 200, rubric, answer, [c.text for c in chunks])
+            estimator.chat(
+                self.grader_llm,
+                check,
+                FEEDBACK_TOKENS,
+                json_schema=schema_of(FeedbackDraft),
+                label="feedback",
+                repeat=n,
+            )
+        return estimator.result()
+
+    def generate(
+        self,
+        level: InterviewLevel,
+        *,
+        topic: str | None = None,
+        kind: InterviewKind | None = None,
+        n: int = 5,
+        progress: Progress | None = None,
+        max_cost: float | None = None,
+    ) -> InterviewSet:
+        _check_n(n)
+        topics = self._topics(level, topic, n)
+        cache: dict[str, list[RetrievedChunk]] = {}
+        if topic:  # fail early, with the nearest topics, when the given topic has no material
+            self._material(topics[0], kind or "conceptual", cache)
+        meter = Meter()
+        accepted: list[InterviewQuestion] = []
+        reasons: Counter[str] = Counter()
+        budget, drafted = max(n + 2, round(n * 1.6)), 0
+        note = ""
+        while len(accepted) < n and drafted < budget:
+            if max_cost is not None and meter.usage.cost_usd >= max_cost:
+                note = f"Stopped at --max-cost ${max_cost:.4f}."
+                break
+            this_kind = kind or KINDS[level][drafted % len(KINDS[level])]
+            subject = topics[drafted % len(topics)]
+            attempt_no = drafted // max(1, len(topics))
+            drafted += 1
+            if progress:
+                progress("generate", len(accepted), n)
+            try:
+                found = self._material(subject, this_kind, cache)
+            except NothingRelevantError:
+                reasons["no-material"] += 1
+                continue
+            start = (attempt_no * CHUNKS_PER_QUESTION) % len(found)
+            chunks = (found[start:] + found[:start])[:CHUNKS_PER_QUESTION]
+            messages = interview_messages(
+                chunks, topic=subject, level=level, kind=this_kind, avoid=[q.question for q in accepted]
+            )
+            try:
+                draft = complete_structured(
+                    self.llm,
+                    messages,
+                    InterviewDraft,
+                    what="interview question",
+                    max_tokens=DRAFT_TOKENS,
+                    attempts=2,
+                    temperature=None if attempt_no == 0 else 0.7,
+                    meter=meter,
+                )
+            except StructuredOutputError:
+                reasons["unusable-output"] += 1
+                continue
+            question = draft.question.strip()
+            points = grounded_points(draft.key_points, chunks)
+            if not question or len(question) > 600:
+                reasons["malformed-question"] += 1
+            elif len(points) < MIN_RUBRIC:
+                reasons["rubric-not-grounded"] += 1
+            elif any(
+                fuzz.token_sort_ratio(normalize(question), normalize(q.question)) >= DUPLICATE_MATCH for q in accepted
+            ):
+                reasons["duplicate"] += 1
+            else:
+                used = list({c.id: c for _, c in points}.values())
+                accepted.append(
+                    InterviewQuestion(
+                        id=stable_id("interview", level, question),
+                        level=level,
+                        kind=this_kind,
+                        topic=ref_of(used[0]).topic or subject,
+                        question=question,
+                        rubric=[p for p, _ in points],
+                        sources=[ref_of(c) for c in used],
+                        source_texts=[c.text for c in used],
+                    )
+                )
+        if progress:
+            progress("generate", len(accepted), n)
+        if not accepted:
+            why = ", ".join(f"{k} {v}" for k, v in reasons.most_common()) or "no drafts"
+            raise TutorError(
+                f"No interview question passed verification ({drafted} drafted; dropped: {why}).",
+                "try again, pass a roadmap --topic, or use a stronger model (PROVIDER=openai).",
+            )
+        return InterviewSet(
+            level=level,
+            topic=topic,
+            kind=kind,
+            questions=accepted,
+            requested=n,
+            generated=drafted,
+            dropped=drafted - len(accepted),
+            drop_reasons=dict(reasons),
+            usage=meter.finish(),
+            note=note,
+        )
+
+    def feedback(self, question: InterviewQuestion, response: str, meter: Meter | None = None) -> Feedback:
+        """Score an answer against the rubric, name what is missing, and ask a follow-up."""
+        text = check_length(response)
+
+        def result(hits: list[bool], comment: str, follow_up: str, by: FeedbackBy) -> Feedback:
+            return Feedback(
+                question_id=question.id,
+                score=round(sum(hits) / len(hits), 2) if hits else 0.0,
+                covered=[p for p, hit in zip(question.rubric, hits, strict=True) if hit],
+                missing=[p for p, hit in zip(question.rubric, hits, strict=True) if not hit],
+                comment=comment,
+                follow_up=follow_up,
+                sources=question.sources,
+                graded_by=by,
+            )
+
+        if not text:
+            return result(
+                [False] * len(question.rubric),
+                "No answer given. Use the rubric and the sources to prepare one.",
+                question.question,
+                "empty",
+            )
+        try:
+            draft = complete_structured(
+                self.grader_llm,
+                feedback_messages(question.question, question.rubric, text, question.source_texts),
+                FeedbackDraft,
+                what="interview feedback",
+                max_tokens=FEEDBACK_TOKENS,
+                attempts=2,
+                temperature=0.0,
+                meter=meter,
+            )
+        except StructuredOutputError:
+            hits = [overlap_score(p, text)[0] >= 0.5 for p in question.rubric]
+            missing = [p for p, hit in zip(question.rubric, hits, strict=True) if not hit]
+            follow_up = (
+                f"Can you say more about {missing[0][0].lower() + missing[0][1:]}?"
+                if missing
+                else "What would you do differently at ten times the scale?"
+            )
+            return result(
+                hits,
+                "Scored by word overlap with the rubric (the model's feedback was unusable).",
+                follow_up,
+                "overlap",
+            )
+        covered = set(draft.covered_points)
+        follow_up = draft.follow_up_question.strip() or "Can you give a concrete example from your own work?"
+        return result(
+            [i in covered for i in range(1, len(question.rubric) + 1)], draft.comment.strip(), follow_up, "model"
+        )
+
+
+def to_markdown(interview: InterviewSet, now: datetime | None = None) -> str:
+    """The questions, rubrics and sources as a Markdown file for offline practice."""
+    when = (now or datetime.now(UTC)).strftime("%Y-%m-%d")
+    about = f" on {interview.topic}" if interview.topic else ""
+    lines = [
+        f"# Practice interview questions: {interview.level} ML engineer{about}",
+        "",
+        f"Generated from the roadmap on {when}: {len(interview.questions)} questions "
+        f"({interview.dropped} drafts dropped by verification). Answer aloud first, then check the rubric.",
+    ]
+    for i, q in enumerate(interview.questions, start=1):
+        lines += ["", f"## {i}. {' '.join(q.question.split())}", "", f"*{q.kind}* · topic: {q.topic}", ""]
+        lines += ["**A strong answer covers:**", "", *[f"- {' '.join(p.split())}" for p in q.rubric], ""]
+        lines += ["**Sources:**", "", *[f"- {s.label}" for s in q.sources]]
+    return "\n".join(lines) + "\n"

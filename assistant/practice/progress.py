@@ -1,0 +1,331 @@
+"""The learner's progress: every attempt in SQLite (``DATA_DIR/progress.sqlite3``), mastery, due reviews.
+
+Each attempt is written in one transaction together with its item's summary and spaced-repetition
+card (WAL journal), so a crash or kill leaves the whole attempt or none of it. Every query is scoped
+to one learner id, so several learners share an installation without seeing each other's records.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from assistant.practice.grading import PASS_SCORE
+from assistant.practice.models import Feedback, Grade, InterviewQuestion, Question
+from assistant.practice.schedule import ReviewSchedule
+from assistant.roadmap import Roadmap
+
+AttemptKind = Literal["quiz", "review", "interview"]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS attempts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    learner_id TEXT NOT NULL,
+    item_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    question_type TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    stage INTEGER NOT NULL,
+    question TEXT NOT NULL,
+    response TEXT NOT NULL,
+    correct INTEGER NOT NULL,
+    score REAL NOT NULL,
+    seconds REAL,
+    answered_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS attempts_learner ON attempts(learner_id, topic);
+CREATE TABLE IF NOT EXISTS items (
+    learner_id TEXT NOT NULL,
+    item_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    question_type TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    stage INTEGER NOT NULL,
+    payload TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    last_score REAL NOT NULL,
+    last_at TEXT NOT NULL,
+    card TEXT,
+    due TEXT,
+    PRIMARY KEY (learner_id, item_id)
+);
+CREATE INDEX IF NOT EXISTS items_due ON items(learner_id, due);
+"""
+
+
+class AttemptIn(BaseModel):
+    """What a practice feature records after grading one answer."""
+
+    item_id: str
+    kind: AttemptKind
+    question_type: str
+    topic: str
+    stage: int = -1
+    question: str
+    response: str
+    correct: bool
+    score: float = Field(ge=0, le=1)
+    seconds: float | None = None
+    payload: dict[str, Any] = Field(description="the full question, so it can be asked again in review")
+
+
+def quiz_attempt(question: Question, grade: Grade, *, review: bool = False, seconds: float | None = None) -> AttemptIn:
+    return AttemptIn(
+        item_id=question.id,
+        kind="review" if review else "quiz",
+        question_type=question.type,
+        topic=question.topic or question.citation.doc_id,
+        stage=question.stage,
+        question=question.stem,
+        response=grade.response,
+        correct=grade.correct,
+        score=grade.score,
+        seconds=seconds,
+        payload=question.model_dump(mode="json"),
+    )
+
+
+def interview_attempt(
+    question: InterviewQuestion,
+    feedback: Feedback,
+    response: str,
+    *,
+    review: bool = False,
+    seconds: float | None = None,
+) -> AttemptIn:
+    return AttemptIn(
+        item_id=question.id,
+        kind="review" if review else "interview",
+        question_type="interview",
+        topic=question.topic,
+        stage=question.sources[0].stage if question.sources else -1,
+        question=question.question,
+        response=response.strip(),
+        correct=feedback.score >= PASS_SCORE,
+        score=feedback.score,
+        seconds=seconds,
+        payload=question.model_dump(mode="json"),
+    )
+
+
+class Attempt(BaseModel):
+    id: int
+    learner_id: str
+    item_id: str
+    kind: AttemptKind
+    question_type: str
+    topic: str
+    stage: int
+    question: str
+    response: str
+    correct: bool
+    score: float
+    seconds: float | None
+    answered_at: datetime
+
+
+class TopicMastery(BaseModel):
+    topic: str
+    title: str
+    stage: int
+    items: int
+    attempts: int
+    mastery: float = Field(description="mean of each item's latest score, 0..1")
+
+
+class StageMastery(BaseModel):
+    stage: int
+    id: str
+    title: str
+    topics: int
+    topics_practised: int
+    items: int
+    mastery: float | None = Field(description="mean latest score of the stage's items; None when unpractised")
+
+
+class DueItem(BaseModel):
+    item_id: str
+    kind: AttemptKind
+    question_type: str
+    topic: str
+    stage: int
+    due: datetime
+    payload: dict[str, Any]
+
+
+class ProgressStore:
+    def __init__(self, path: Path, learner_id: str, schedule: ReviewSchedule | None = None) -> None:
+        self.path = path
+        self.learner_id = learner_id
+        self.schedule = schedule or ReviewSchedule()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.executescript(SCHEMA)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            db.execute("PRAGMA busy_timeout=30000")
+            db.row_factory = sqlite3.Row
+            yield db
+        finally:
+            db.close()
+
+    def record(self, attempt: AttemptIn, now: datetime | None = None) -> Attempt:
+        """Store one attempt, its item summary and its review card in a single transaction."""
+        now = (now or datetime.now(UTC)).astimezone(UTC)
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                prior = db.execute(
+                    "SELECT attempts, card FROM items WHERE learner_id = ? AND item_id = ?",
+                    (self.learner_id, attempt.item_id),
+                ).fetchone()
+                card = self.schedule.review(
+                    prior["card"] if prior else None,
+                    card_id=int(attempt.item_id[:12], 16) if _is_hex(attempt.item_id[:12]) else 1,
+                    question_type=attempt.question_type,
+                    correct=attempt.correct,
+                    score=attempt.score,
+                    now=now,
+                )
+                row = {
+                    **attempt.model_dump(exclude={"payload"}),
+                    "learner_id": self.learner_id,
+                    "correct": int(attempt.correct),
+                    "answered_at": _iso(now),
+                }
+                cur = db.execute(
+                    f"INSERT INTO attempts ({', '.join(row)}) VALUES ({', '.join(':' + k for k in row)})", row
+                )
+                db.execute(
+                    """INSERT INTO items (learner_id, item_id, kind, question_type, topic, stage, payload,
+                                          attempts, last_score, last_at, card, due)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)
+                       ON CONFLICT (learner_id, item_id) DO UPDATE SET
+                           attempts = attempts + 1, last_score = excluded.last_score,
+                           last_at = excluded.last_at, card = excluded.card, due = excluded.due""",
+                    (
+                        self.learner_id,
+                        attempt.item_id,
+                        "quiz" if attempt.kind == "review" else attempt.kind,
+                        attempt.question_type,
+                        attempt.topic,
+                        attempt.stage,
+                        json.dumps(attempt.payload, ensure_ascii=False),
+                        attempt.score,
+                        _iso(now),
+                        card.to_json() if card else None,
+                        _iso(card.due) if card else None,
+                    ),
+                )
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return Attempt(**{**row, "id": cur.lastrowid, "correct": attempt.correct, "answered_at": now})
+
+    def attempts(self, limit: int | None = None) -> list[Attempt]:
+        query = "SELECT * FROM attempts WHERE learner_id = ? ORDER BY id DESC"
+        with self._connect() as db:
+            rows = db.execute(query + (f" LIMIT {int(limit)}" if limit else ""), (self.learner_id,)).fetchall()
+        return [Attempt.model_validate({**dict(r), "correct": bool(r["correct"])}) for r in rows]
+
+    def _items(self) -> list[sqlite3.Row]:
+        with self._connect() as db:
+            return db.execute("SELECT * FROM items WHERE learner_id = ?", (self.learner_id,)).fetchall()
+
+    def topic_mastery(self, roadmap: Roadmap | None = None) -> list[TopicMastery]:
+        """Per topic: the mean of each item's latest score, weakest first."""
+        groups: dict[str, list[sqlite3.Row]] = defaultdict(list)
+        for item in self._items():
+            groups[item["topic"]].append(item)
+        found = [
+            TopicMastery(
+                topic=topic,
+                title=roadmap.topic_title(topic) if roadmap else topic,
+                stage=rows[0]["stage"],
+                items=len(rows),
+                attempts=sum(r["attempts"] for r in rows),
+                mastery=round(sum(r["last_score"] for r in rows) / len(rows), 3),
+            )
+            for topic, rows in groups.items()
+        ]
+        return sorted(found, key=lambda t: (t.mastery, t.stage, t.topic))
+
+    def stage_mastery(self, roadmap: Roadmap) -> list[StageMastery]:
+        """Every roadmap stage in order, with how much of it the learner has practised and how well."""
+        by_stage: dict[int, list[sqlite3.Row]] = defaultdict(list)
+        for item in self._items():
+            by_stage[item["stage"]].append(item)
+        out = []
+        for s in roadmap.stages:
+            rows = by_stage.get(s.stage, [])
+            out.append(
+                StageMastery(
+                    stage=s.stage,
+                    id=s.id,
+                    title=s.title,
+                    topics=len(s.topics),
+                    topics_practised=len({r["topic"] for r in rows} & set(s.topics)),
+                    items=len(rows),
+                    mastery=round(sum(r["last_score"] for r in rows) / len(rows), 3) if rows else None,
+                )
+            )
+        return out
+
+    def due(self, now: datetime | None = None, ahead: timedelta = timedelta(0)) -> list[DueItem]:
+        """Scheduled items due by ``now + ahead``, earliest first."""
+        limit = _iso((now or datetime.now(UTC)) + ahead)
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT * FROM items WHERE learner_id = ? AND due IS NOT NULL AND due <= ? ORDER BY due",
+                (self.learner_id, limit),
+            ).fetchall()
+        return [_due_item(r) for r in rows]
+
+    def next_due(self) -> datetime | None:
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT MIN(due) FROM items WHERE learner_id = ? AND due IS NOT NULL", (self.learner_id,)
+            ).fetchone()
+        return datetime.fromisoformat(row[0]) if row and row[0] else None
+
+    def scheduled(self) -> int:
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT COUNT(*) FROM items WHERE learner_id = ? AND due IS NOT NULL", (self.learner_id,)
+            ).fetchone()
+        return int(row[0])
+
+
+def _iso(moment: datetime) -> str:
+    """UTC, fixed width, so that text order is time order in SQL comparisons."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _is_hex(text: str) -> bool:
+    return bool(text) and all(c in "0123456789abcdef" for c in text)
+
+
+def _due_item(row: sqlite3.Row) -> DueItem:
+    return DueItem(
+        item_id=row["item_id"],
+        kind=row["kind"],
+        question_type=row["question_type"],
+        topic=row["topic"],
+        stage=row["stage"],
+        due=datetime.fromisoformat(row["due"]),
+        payload=json.loads(row["payload"]),
+    )

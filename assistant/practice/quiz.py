@@ -1,0 +1,228 @@
+"""Quizzes built from retrieved roadmap chunks only, verified before they are shown.
+
+``QuizService.plan`` retrieves the material (or says there is none, with the nearest topics) and
+estimates the cost; ``generate`` drafts one question per call from one chunk with schema-constrained
+output, verifies each (``verify``), regenerates within a bound, and reports what was dropped and why.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Callable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from assistant.accounting.accounted import AccountedChatModel
+from assistant.accounting.estimate import CostEstimate, CostEstimator, enforce_max_cost
+from assistant.errors import StructuredOutputError, TutorError
+from assistant.llm.base import Message
+from assistant.practice.drafts import McqCheck, McqDraft, ShortDraft, TrueFalseDraft, schema_of
+from assistant.practice.grading import Grader
+from assistant.practice.models import Grade, Question, QuestionType, Quiz, QuizLevel, stable_id
+from assistant.practice.prompts import mcq_check_messages, quiz_messages
+from assistant.practice.sources import citation_of, find_material, key_sentences, topic_label
+from assistant.practice.structured import Meter, complete_structured
+from assistant.practice.verify import Draft, KeyChecker, Positions, arrange, stem_and_key, verify_draft
+from assistant.rag.retrieval import RetrievedChunk, Retriever
+from assistant.roadmap import Roadmap
+
+MAX_QUESTIONS = 20
+DRAFT_TOKENS = 240
+CHECK_TOKENS = 24
+DRAFT_ATTEMPTS = 2  # calls per draft: the first, plus one repair retry
+EXTRA_DRAFTS = 0.6  # regeneration budget: up to n * (1 + EXTRA_DRAFTS) drafts, at least n + 2
+
+Progress = Callable[[str, int, int], None]
+DRAFTS: dict[QuestionType, type[Draft]] = {"mcq": McqDraft, "true-false": TrueFalseDraft, "short": ShortDraft}
+
+
+class QuizRequest(BaseModel):
+    topic: str | None = None
+    stage: int | None = None
+    n: int = Field(5, ge=1, le=MAX_QUESTIONS)
+    type: QuestionType = "mcq"
+    level: QuizLevel | None = None
+
+
+class QuizPlan(BaseModel):
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    request: QuizRequest
+    topic: str  # what the questions are about, as shown to the learner and the model
+    chunks: list[RetrievedChunk]
+    estimate: CostEstimate
+
+
+def max_drafts(n: int) -> int:
+    return max(n + 2, round(n * (1 + EXTRA_DRAFTS)))
+
+
+def anchors(chunks: list[RetrievedChunk]) -> list[tuple[RetrievedChunk, str]]:
+    """(chunk, key sentence) pairs, best chunk first and round-robin over chunks, each sentence once."""
+    per_chunk = [[(c, s) for s in key_sentences(c.text)] or [(c, c.text.strip()[:400])] for c in chunks]
+    out: list[tuple[RetrievedChunk, str]] = []
+    for i in range(max(len(p) for p in per_chunk)):
+        out += [p[i] for p in per_chunk if i < len(p)]
+    return out
+
+
+class QuizService:
+    def __init__(
+        self,
+        retriever: Retriever,
+        llm: AccountedChatModel,
+        *,
+        roadmap: Roadmap | None = None,
+        grader: Grader | None = None,
+        min_score: float = 0.25,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.retriever = retriever
+        self.llm = llm
+        self.roadmap = roadmap
+        self.grader = grader or Grader(llm.for_feature("grading"))
+        self.checker = KeyChecker(llm)
+        self.min_score = min_score
+        self.rng = rng or random.Random()
+
+    # -- planning -----------------------------------------------------------------------------
+    def _query(self, request: QuizRequest) -> str:
+        if request.topic and request.topic.strip():
+            return request.topic.strip()
+        if request.stage is not None:
+            stage = self.roadmap.stage(request.stage) if self.roadmap else None
+            if stage is None:
+                raise TutorError(f"There is no roadmap stage {request.stage}.", "pass --stage with a stage number.")
+            return stage.title
+        raise TutorError("A quiz needs a topic or a stage.", "pass --topic 'gradient descent' or --stage 2.")
+
+    def plan(self, request: QuizRequest) -> QuizPlan:
+        query = self._query(request)
+        chunks = find_material(
+            self.retriever, query, roadmap=self.roadmap, min_score=self.min_score, stage=request.stage
+        )
+        topic = query if request.topic else topic_label(chunks[0], self.roadmap)
+        return QuizPlan(request=request, topic=topic, chunks=chunks, estimate=self.estimate(request, topic, chunks))
+
+    def estimate(self, request: QuizRequest, topic: str, chunks: list[RetrievedChunk]) -> CostEstimate:
+        """One draft and one key check per question, counted as the accounting layer counts calls."""
+        estimator = CostEstimator(f"quiz on '{topic}' ({request.n} questions)")
+        pairs = anchors(chunks)
+        for i in range(request.n):
+            chunk, sentence = pairs[i % len(pairs)]
+            draft = quiz_messages(chunk, sentence, topic=topic, qtype=request.type, level=request.level)
+            check = mcq_check_messages(chunk.text, "q" * 120, ["o" * 40] * 4)
+            schema = schema_of(DRAFTS[request.type])
+            estimator.chat(self.llm, draft, DRAFT_TOKENS, json_schema=schema, label="question drafts")
+            estimator.chat(self.llm, check, CHECK_TOKENS, json_schema=schema_of(McqCheck), label="key checks")
+        return estimator.result()
+
+    # -- generation ---------------------------------------------------------------------------
+    def _draft(self, messages: list[Message], qtype: QuestionType, meter: Meter) -> Draft:
+        return complete_structured(
+            self.llm,
+            messages,
+            DRAFTS[qtype],
+            what="quiz question",
+            max_tokens=DRAFT_TOKENS,
+            attempts=DRAFT_ATTEMPTS,
+            meter=meter,
+        )
+
+    def build(
+        self, draft: Draft, chunk: RetrievedChunk, evidence: str, request: QuizRequest, position: int
+    ) -> Question:
+        """The question the learner sees, from a verified draft, with the key at ``position``."""
+        stem, key = stem_and_key(draft)
+        options: list[str] = []
+        index: int | None = None
+        if isinstance(draft, McqDraft):
+            options = arrange(draft.correct_answer, draft.wrong_answers, position, self.rng)
+            index = position
+        elif isinstance(draft, TrueFalseDraft):
+            options, index = ["True", "False"], 0 if draft.is_true else 1
+        return Question(
+            id=stable_id(request.type, stem, key),
+            type=request.type,
+            stem=stem,
+            options=options,
+            answer_index=index,
+            answer=key,
+            explanation=f'The roadmap says: "{evidence}"',
+            citation=citation_of(chunk, evidence),
+            source_text=chunk.text,
+            level=request.level,
+        )
+
+    def generate(self, plan: QuizPlan, *, progress: Progress | None = None, max_cost: float | None = None) -> Quiz:
+        request, chunks = plan.request, plan.chunks
+        enforce_max_cost(plan.estimate, max_cost)  # nothing is sent when the estimate is over the limit
+        meter = Meter()
+        positions = Positions(self.rng)
+        truths = Positions(self.rng, size=2)  # true-false: half true, half false
+        accepted: list[Question] = []
+        reasons: Counter[str] = Counter()
+        pairs = anchors(chunks)
+        budget = min(max_drafts(request.n), len(pairs))
+        drafted = 0
+        note = ""
+        while len(accepted) < request.n and drafted < budget:
+            if max_cost is not None and meter.usage.cost_usd >= max_cost:
+                note = f"Stopped at --max-cost ${max_cost:.4f}."
+                break
+            chunk, sentence = pairs[drafted]
+            drafted += 1
+            if progress:
+                progress("generate", len(accepted), request.n)
+            make_true = next(truths) == 0 if request.type == "true-false" else None
+            messages = quiz_messages(
+                chunk, sentence, topic=plan.topic, qtype=request.type, level=request.level, make_true=make_true
+            )
+            try:
+                draft = self._draft(messages, request.type, meter)
+            except StructuredOutputError:
+                reasons["unusable-output"] += 1
+                continue
+            # The checker sees its own random order; the final position is drawn only after acceptance,
+            # so a checker that favours a letter cannot skew which positions survive.
+            reason, evidence = verify_draft(draft, sentence, chunk.text, chunk.id, accepted)
+            reason = reason or self.checker.check(
+                self.build(draft, chunk, evidence, request, self.rng.randrange(4)), meter
+            )
+            if reason:
+                reasons[reason] += 1
+                continue
+            accepted.append(self.build(draft, chunk, evidence, request, next(positions)))
+        if len(accepted) < request.n and not note:
+            note = f"Only {len(accepted)} of {request.n} questions passed verification" + (
+                " (the material on this topic ran out)." if drafted == len(pairs) else "."
+            )
+        if progress:
+            progress("generate", len(accepted), request.n)
+        if not accepted:
+            why = ", ".join(f"{k} {v}" for k, v in reasons.most_common()) or "no drafts"
+            raise TutorError(
+                f"No question about '{plan.topic}' passed verification ({drafted} drafted; dropped: {why}).",
+                "try again, pick a narrower roadmap topic, or use a stronger model (PROVIDER=openai).",
+            )
+        return Quiz(
+            topic=plan.topic,
+            stage=request.stage,
+            type=request.type,
+            level=request.level,
+            questions=accepted,
+            requested=request.n,
+            generated=drafted,
+            dropped=drafted - len(accepted),
+            drop_reasons=dict(reasons),
+            usage=meter.finish(),
+            note=note,
+        )
+
+    def make(self, request: QuizRequest, *, progress: Progress | None = None, max_cost: float | None = None) -> Quiz:
+        """Plan and generate in one call (the library API the pages use)."""
+        return self.generate(self.plan(request), progress=progress, max_cost=max_cost)
+
+    def grade(self, question: Question, response: str) -> Grade:
+        return self.grader.grade(question, response)

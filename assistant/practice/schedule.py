@@ -1,0 +1,58 @@
+"""Spaced repetition for missed or weak items, with the maintained FSRS scheduler (``fsrs``).
+
+An item enters the schedule the first time the learner misses it or answers it weakly; from then on
+every attempt at it is a review that FSRS reschedules (a miss comes back within minutes, a confident
+answer days later). Items answered well the first time are not scheduled.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fsrs import Card, Rating, Scheduler
+
+from assistant.practice.models import QuestionType
+
+WEAK_SCORE = 0.7  # below this (or incorrect) an item needs review
+
+
+def needs_review(correct: bool, score: float) -> bool:
+    return not correct or score < WEAK_SCORE
+
+
+def rating_for(question_type: QuestionType | str, correct: bool, score: float) -> Rating:
+    """FSRS rating of an attempt: exact types are right (Good) or wrong (Again); scored ones graded."""
+    if question_type in ("mcq", "true-false"):
+        return Rating.Good if correct else Rating.Again
+    if score < 0.4:
+        return Rating.Again
+    if score < WEAK_SCORE:
+        return Rating.Hard
+    return Rating.Good if score < 0.9 else Rating.Easy
+
+
+class ReviewSchedule:
+    def __init__(self, scheduler: Scheduler | None = None) -> None:
+        self.scheduler = scheduler or Scheduler()
+
+    def review(
+        self,
+        card_json: str | None,
+        *,
+        card_id: int,
+        question_type: QuestionType | str,
+        correct: bool,
+        score: float,
+        now: datetime | None = None,
+    ) -> Card | None:
+        """The item's card after this attempt; None when the item is not (yet) scheduled."""
+        if card_json is None and not needs_review(correct, score):
+            return None
+        card = Card.from_json(card_json) if card_json else Card(card_id=card_id, due=now)
+        card, _log = self.scheduler.review_card(
+            card, rating_for(question_type, correct, score), review_datetime=now or datetime.now(UTC)
+        )
+        return card
+
+    def retrievability(self, card_json: str, now: datetime | None = None) -> float:
+        return float(self.scheduler.get_card_retrievability(Card.from_json(card_json), now))

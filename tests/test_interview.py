@@ -1,0 +1,170 @@
+"""Interview questions grounded in the roadmap, mock-interview feedback, Markdown export, CLI and page."""
+
+import json
+
+import pytest
+from streamlit.testing.v1 import AppTest
+from typer.testing import CliRunner
+
+from assistant.errors import TutorError
+from assistant.practice.interview import grounded_points, to_markdown
+from assistant.practice.progress import ProgressStore, interview_attempt
+from assistant.practice.sources import NothingRelevantError
+from tests.conftest import REPO
+from tests.fixtures.practice.fake_model import PracticeModel
+from tests.fixtures.practice.helpers import env_for, practice_settings, practice_tutor
+from ui.cli import app
+
+
+@pytest.fixture
+def model(fake_openai):
+    m = PracticeModel()
+    fake_openai.responder = m
+    return m
+
+
+@pytest.fixture
+def settings(make_settings, fake_openai):
+    return practice_settings(make_settings, fake_openai)
+
+
+@pytest.fixture
+def tutor(settings, embedder, model):
+    return practice_tutor(settings, embedder)
+
+
+def test_questions_have_grounded_rubrics_and_sources(tutor):
+    made = tutor.interviews.generate("junior", topic="ML system design round", n=2)
+    assert len(made.questions) == 2
+    for q in made.questions:
+        assert q.level == "junior" and 2 <= len(q.rubric) <= 5
+        assert not any("quantum" in p for p in q.rubric)  # the fake's invented point is dropped
+        assert q.sources and all(s.source.endswith("12-interviews.md") for s in q.sources)
+        for point in q.rubric:
+            assert any(point.split()[0] in text for text in q.source_texts)
+    assert [q.kind for q in made.questions] == ["conceptual", "applied"]
+    assert made.questions[0].topic == "ml-system-design-round"
+
+
+def test_without_a_topic_questions_spread_over_stages_fit_for_the_level(tutor, fake_openai):
+    made = tutor.interviews.generate("senior", n=3, kind="system-design")
+    assert len(made.questions) == 3 and {q.kind for q in made.questions} == {"system-design"}
+    prompts = [r["messages"][-1]["content"] for r in fake_openai.requests]
+    assert all("senior candidate" in p and "system-design interview question" in p for p in prompts)
+    assert len({q.sources[0].chunk_id for q in made.questions}) == 3  # different material each time
+
+
+def test_unknown_topic_says_so_without_calls(tutor, fake_openai):
+    with pytest.raises(NothingRelevantError, match="try a roadmap topic such as"):
+        tutor.interviews.generate("mid", topic="knitting patterns for winter scarves", n=2)
+    assert fake_openai.requests == []
+
+
+def test_ungrounded_rubric_points_are_dropped(tutor):
+    chunks = tutor.retriever.retrieve("cross-validation", top_k=1)
+    kept = grounded_points(["K-fold cross-validation splits the data into k folds", "Quantum annealing helps"], chunks)
+    assert [p for p, _ in kept] == ["K-fold cross-validation splits the data into k folds"]
+
+
+def test_mock_interview_round_trip(tutor, fake_openai):
+    (q,) = tutor.interviews.generate("junior", topic="Behavioural round", n=1, kind="behavioural").questions
+    answer = f"I would use this: {q.rubric[0]}. That is all."
+    feedback = tutor.interviews.feedback(q, answer)
+    assert feedback.graded_by == "model" and feedback.covered == [q.rubric[0]]
+    assert feedback.missing == q.rubric[1:] and feedback.score == round(1 / len(q.rubric), 2)
+    assert feedback.follow_up.endswith("?") and feedback.sources == q.sources
+    prompt = fake_openai.requests[-1]["messages"][-1]["content"]
+    assert "1. " + q.rubric[0] in prompt and answer in prompt and q.source_texts[0].strip() in prompt
+    store = tutor.progress
+    store.record(interview_attempt(q, feedback, answer))
+    (saved,) = store.attempts()
+    assert saved.kind == "interview" and saved.score == feedback.score and not saved.correct
+    assert store.due(ahead=__import__("datetime").timedelta(minutes=15))[0].payload["question"] == q.question
+
+
+def test_empty_and_unusable_feedback_are_handled(tutor, model, fake_openai):
+    (q,) = tutor.interviews.generate("mid", topic="ML system design round", n=1).questions
+    calls = len(fake_openai.requests)
+    empty = tutor.interviews.feedback(q, "")
+    assert empty.graded_by == "empty" and empty.score == 0 and len(fake_openai.requests) == calls
+    model.broken = 10
+    fallback = tutor.interviews.feedback(q, q.rubric[1])
+    assert fallback.graded_by == "overlap" and q.rubric[1] in fallback.covered and fallback.follow_up
+    with pytest.raises(TutorError, match="the limit is"):
+        tutor.interviews.feedback(q, "word " * 5000)
+
+
+def test_markdown_export_has_rubrics_and_sources(tutor):
+    made = tutor.interviews.generate("junior", topic="ML system design round", n=2)
+    text = to_markdown(made)
+    assert text.startswith("# Practice interview questions: junior ML engineer on ML system design round")
+    assert text.count("**A strong answer covers:**") == 2 and "12-interviews.md — Interview preparation" in text
+    assert made.questions[1].rubric[0] in text
+
+
+@pytest.fixture
+def cli_env(monkeypatch, settings, fake_openai, tmp_path, tutor):
+    monkeypatch.chdir(tmp_path)
+    for key, value in env_for(settings, fake_openai).items():
+        monkeypatch.setenv(key, value)
+    return settings
+
+
+def test_cli_interview_export_json_and_mock(cli_env, tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "practice.md"
+    result = runner.invoke(app, ["interview", "--level", "junior", "--n", "2", "--export", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert len(data["questions"]) == 2 and all(q["rubric"] and q["sources"] for q in data["questions"])
+    assert out.read_text().count("## ") == 2
+    mock = runner.invoke(
+        app, ["interview", "--topic", "ML system design round", "--n", "1", "--mock"], input="clarify the goal\n"
+    )
+    assert mock.exit_code == 0, mock.output
+    assert "follow-up:" in mock.output and "missing:" in mock.output and "12-interviews.md" in mock.output
+    assert ProgressStore(cli_env.progress_path, "default").attempts()[0].kind == "interview"
+    bad = runner.invoke(app, ["interview", "--export", str(tmp_path / "x.txt")])
+    assert bad.exit_code == 2 and "ending in .md" in bad.stderr
+
+
+def test_interview_page_generates_and_gives_feedback(cli_env):
+    at = AppTest.from_file(str(REPO / "ui" / "pages" / "interview.py"), default_timeout=60).run()
+    assert not at.exception
+    at.number_input[0].set_value(1)
+    at.text_input[0].set_value("ML system design round")
+    at.toggle[0].set_value(True)
+    at.button[0].click().run()
+    assert not at.exception and len(at.download_button) == 1
+    at.text_area[0].set_value("Clarify the goal, define the labels and pick a baseline.")
+    at.button[-1].click().run()
+    assert not at.exception
+    texts = " ".join(t.value for t in at.text)
+    assert "Follow-up:" in texts and "12-interviews.md" in texts
+    assert ProgressStore(cli_env.progress_path, "default").attempts()[0].kind == "interview"
+
+
+def test_cli_interview_prints_estimate_and_max_cost_stops_before_any_call(cli_env, fake_openai):
+    runner = CliRunner()
+    over = runner.invoke(app, ["interview", "--n", "4", "--mock", "--max-cost", "0.0000001", "--json"])
+    assert over.exit_code == 2, over.output
+    assert "over --max-cost" in over.stderr and "nothing was sent" in over.stderr
+    assert "question drafts: 4 calls" in over.stderr and "feedback: 4 calls" in over.stderr
+    assert fake_openai.requests == []
+    unknown = runner.invoke(app, ["interview", "--topic", "medieval falconry techniques", "--json"])
+    assert unknown.exit_code == 2 and unknown.stderr.startswith("error: Nothing in the roadmap index")
+    assert fake_openai.requests == []
+    ok = runner.invoke(app, ["interview", "--n", "1", "--json"])
+    assert ok.exit_code == 0 and "Estimate for junior interview questions (1)" in ok.stderr
+    assert len(json.loads(ok.stdout)["questions"]) == 1
+    drafts = [r for r in fake_openai.requests if r["response_format"]["json_schema"]["name"] == "InterviewDraft"]
+    assert drafts and all(r["model"] == "gpt-4o-mini" for r in drafts)
+
+
+def test_interview_calls_are_accounted_as_interview_and_grading(tutor, settings):
+    from assistant.accounting.ledger import Ledger
+
+    made = tutor.interviews.generate("junior", topic="ML system design round", n=1)
+    tutor.interviews.feedback(made.questions[0], "Clarify the goal and pick a baseline.")
+    features = {r.feature for r in Ledger(settings.ledger_path).rows(kind="chat")}
+    assert {"interview", "grading"} <= features and "chat" not in features
