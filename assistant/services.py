@@ -13,12 +13,17 @@ from typing import TYPE_CHECKING
 
 from assistant.accounting.accounted import AccountedChatModel
 from assistant.accounting.budget import Budget
-from assistant.accounting.ledger import Ledger
+from assistant.accounting.embedding import AccountedEmbedding, account_embedder
+from assistant.accounting.ledger import Feature, Ledger
 from assistant.accounting.prices import PriceTable
 from assistant.llm.base import ChatModel
 from assistant.llm.factory import build_chat_model
+from assistant.practice.interview import InterviewService
+from assistant.practice.progress import ProgressStore
+from assistant.practice.quiz import QuizService
 from assistant.rag.answer import AnswerService
 from assistant.rag.retrieval import Retriever
+from assistant.roadmap import Roadmap, load_roadmap
 from assistant.settings import Settings
 from assistant.vectorstore.chroma import open_client, open_collection
 
@@ -49,6 +54,19 @@ class Tutor:
 
             self._embedder = load_embedder(self.settings.embedding_model)
         return self._embedder
+
+    def embedder_for(self, feature: Feature) -> AccountedEmbedding:
+        """The embedding model behind the accounting layer, its calls recorded under ``feature``."""
+        return account_embedder(
+            self.embedder,
+            ledger=self.ledger,
+            prices=self.prices,
+            budget=self.budget,
+            learner_id=self.settings.learner_id,
+            session_id=self.session_id,
+            feature=feature,
+            model=self.settings.embedding_model,
+        )
 
     @cached_property
     def ledger(self) -> Ledger:
@@ -91,7 +109,7 @@ class Tutor:
 
     @cached_property
     def retriever(self) -> Retriever:
-        return Retriever(self.collection, self.embedder, top_k=self.settings.top_k)
+        return Retriever(self.collection, self.embedder_for("chat"), top_k=self.settings.top_k)
 
     @cached_property
     def answers(self) -> AnswerService:
@@ -102,8 +120,37 @@ class Tutor:
             max_tokens=self.settings.max_answer_tokens,
         )
 
+    @cached_property
+    def roadmap(self) -> Roadmap:
+        """Stages, topics and prerequisites from the corpus front matter (KNOWLEDGE_DIR)."""
+        return load_roadmap(self.settings.knowledge_dir)
+
+    @cached_property
+    def quizzes(self) -> QuizService:
+        return QuizService(
+            Retriever(self.collection, self.embedder_for("quiz"), top_k=self.settings.top_k),
+            self.llm.for_feature("quiz"),
+            roadmap=self.roadmap,
+            min_score=self.settings.min_relevance,
+        )
+
+    @cached_property
+    def interviews(self) -> InterviewService:
+        return InterviewService(
+            Retriever(self.collection, self.embedder_for("interview"), top_k=self.settings.top_k),
+            self.llm.for_feature("interview"),
+            roadmap=self.roadmap,
+            grader_llm=self.llm.for_feature("grading"),
+            min_score=self.settings.min_relevance,
+        )
+
+    @cached_property
+    def progress(self) -> ProgressStore:
+        """The learner's attempts, mastery and review schedule (per LEARNER_ID)."""
+        return ProgressStore(self.settings.progress_path, self.settings.learner_id)
+
     def refresh_index(self) -> None:
         """See writes made by another process (Chroma caches its client per process)."""
-        for name in ("chroma", "collection", "retriever", "answers"):
+        for name in ("chroma", "collection", "retriever", "answers", "quizzes", "interviews"):
             self.__dict__.pop(name, None)
         self.__dict__["chroma"] = open_client(self.settings, fresh=True)

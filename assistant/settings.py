@@ -45,8 +45,8 @@ class Settings(BaseSettings):
     embedding_model: Literal["all-MiniLM-L6-v2"] = Field("all-MiniLM-L6-v2", alias="EMBEDDING_MODEL")
     top_k: int = Field(4, ge=1, le=50, alias="TOP_K")
     min_relevance: float = Field(0.25, ge=-1, le=1, alias="MIN_RELEVANCE")
-    chunk_size: int = Field(256, ge=64, le=4096, alias="CHUNK_SIZE")
-    chunk_overlap: int = Field(32, ge=0, le=1024, alias="CHUNK_OVERLAP")
+    chunk_size: int = Field(200, ge=64, le=4096, alias="CHUNK_SIZE")
+    chunk_overlap: int = Field(30, ge=0, le=1024, alias="CHUNK_OVERLAP")
 
     # --- storage ----------------------------------------------------------------------------
     data_dir: Path = Field(Path("data"), alias="DATA_DIR")
@@ -57,11 +57,30 @@ class Settings(BaseSettings):
     collection: str = Field("roadmap", min_length=3, max_length=512, alias="CHROMA_COLLECTION")
     knowledge_dir: Path = Field(Path("knowledge"), alias="KNOWLEDGE_DIR")
 
+    # --- ingestion and link fetching -------------------------------------------------------
+    ingest_max_file_mb: float = Field(20.0, gt=0, alias="INGEST_MAX_FILE_MB")
+    link_depth: int = Field(1, ge=0, le=3, alias="LINK_DEPTH")
+    knowledge_links: bool = Field(False, alias="KNOWLEDGE_LINKS")
+    link_max_pages: int = Field(100, ge=0, le=10000, alias="LINK_MAX_PAGES")
+    link_max_chars: int = Field(40000, ge=1000, alias="LINK_MAX_CHARS")
+    link_refresh_hours: float = Field(24.0, ge=0, alias="LINK_REFRESH_HOURS")
+    fetch_timeout_s: float = Field(10.0, gt=0, alias="FETCH_TIMEOUT_S")
+    fetch_connect_timeout_s: float = Field(3.0, gt=0, alias="FETCH_CONNECT_TIMEOUT_S")
+    fetch_max_mb: float = Field(5.0, gt=0, alias="FETCH_MAX_MB")
+    fetch_max_redirects: int = Field(5, ge=0, le=20, alias="FETCH_MAX_REDIRECTS")
+    fetch_concurrency: int = Field(8, ge=1, le=64, alias="FETCH_CONCURRENCY")
+    fetch_host_interval_s: float = Field(1.0, ge=0, alias="FETCH_HOST_INTERVAL_S")
+    fetch_allow_loopback: bool = Field(False, alias="FETCH_ALLOW_LOOPBACK")
+
     # --- learner and spending ---------------------------------------------------------------
     learner_id: str = Field("default", min_length=1, max_length=64, alias="LEARNER_ID")
     session_budget_usd: float | None = Field(None, ge=0, alias="SESSION_BUDGET_USD")
     daily_budget_usd: float | None = Field(None, ge=0, alias="DAILY_BUDGET_USD")
     price_file: Path | None = Field(None, alias="PRICE_FILE")
+
+    # --- evals (tutor evals record) -----------------------------------------------------------
+    judge_provider: Literal["local", "openai"] = Field("local", alias="JUDGE_PROVIDER")
+    judge_model: str | None = Field(None, alias="JUDGE_MODEL")  # OpenAI-compatible judge; empty: CHAT_MODEL
 
     @field_validator(
         "openai_api_key",
@@ -69,6 +88,7 @@ class Settings(BaseSettings):
         "model_cache_dir",
         "chroma_path",
         "price_file",
+        "judge_model",
         "session_budget_usd",
         "daily_budget_usd",
         mode="before",
@@ -97,6 +117,10 @@ class Settings(BaseSettings):
     @property
     def chroma_dir(self) -> Path:
         return self.chroma_path or self.data_dir / "chroma"
+
+    @property
+    def http_cache_dir(self) -> Path:
+        return self.data_dir / "http-cache"
 
     @property
     def ledger_path(self) -> Path:

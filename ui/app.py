@@ -16,6 +16,11 @@ st.set_page_config(page_title="roadmap-tutor", layout="wide")
 navigation = st.navigation(
     [
         st.Page(PAGES / "chat.py", title="Chat", default=True),
+        st.Page(PAGES / "quiz.py", title="Quiz"),
+        st.Page(PAGES / "interview.py", title="Interview"),
+        st.Page(PAGES / "progress.py", title="Progress"),
+        st.Page(PAGES / "costs.py", title="Costs"),
+        st.Page(PAGES / "library.py", title="Library"),
         # further pages register here, one line each
     ]
 )

@@ -9,8 +9,11 @@ from __future__ import annotations
 import typer
 
 from ui.commands.ask import ask
+from ui.commands.costs import costs
+from ui.commands.evals import evals_app
 from ui.commands.ingest import ingest
 from ui.commands.model import model_app
+from ui.commands.practice import interview, progress, quiz, review
 from ui.commands.serve import serve
 
 app = typer.Typer(
@@ -20,9 +23,13 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command()(ask)
+app.command()(costs)
 app.command()(ingest)
 app.command()(serve)
+for practice_command in (quiz, interview, review, progress):
+    app.command()(practice_command)
 app.add_typer(model_app, name="model")
+app.add_typer(evals_app, name="evals")
 
 
 def main() -> None:

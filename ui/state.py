@@ -13,4 +13,16 @@ def get_tutor() -> Tutor:
     if "tutor" not in st.session_state:
         st.session_state.tutor = Tutor(load_settings())
     tutor: Tutor = st.session_state.tutor
+    _see_new_ingests(tutor)
     return tutor
+
+
+def _see_new_ingests(tutor: Tutor) -> None:
+    """After an ingest by another process (`tutor ingest`), reopen the index so this session sees it."""
+    try:
+        stamp = (tutor.settings.data_dir / "last-ingest.json").stat().st_mtime_ns
+    except OSError:
+        return
+    if st.session_state.setdefault("index_stamp", stamp) != stamp:
+        st.session_state.index_stamp = stamp
+        tutor.refresh_index()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import subprocess
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -18,8 +18,8 @@ def serve(port: Annotated[int, typer.Option(help="Port to listen on (127.0.0.1 o
         "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port),
         "--browser.gatherUsageStats", "false",
     ]  # fmt: skip
-    typer.echo(f"roadmap-tutor is at http://127.0.0.1:{port}  (Ctrl-C to stop)")
-    try:
-        raise typer.Exit(subprocess.call(cmd))
-    except KeyboardInterrupt:
-        raise typer.Exit(0) from None
+    typer.echo(f"roadmap-tutor is at http://127.0.0.1:{port}  (Ctrl-C to stop)", err=True)
+    sys.stdout.flush()
+    # Streamlit replaces this process, so a signal to `tutor serve` (Ctrl-C, a supervisor's stop) reaches the
+    # server itself and no orphan is left listening on the port.
+    os.execv(sys.executable, cmd)

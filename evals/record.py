@@ -1,0 +1,283 @@
+"""Record an eval run on a real model: answers, contexts, fingerprints, judge calls and scores.
+
+``Recorder.plan()`` updates the eval index, prepares every item (retrieval only) and estimates tokens
+and cost; ``Recorder.run()`` then asks the real pipeline, scores the answers with the judge, and writes
+``answers.jsonl``, ``judge-cache.jsonl``, ``scores.json`` and ``run.json``. With ``repeats > 1`` every
+repeat is answered and judged afresh and the spread is stored; repeat 1 is the one replay reproduces.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, Field
+
+from assistant.accounting.accounted import AccountedChatModel
+from assistant.accounting.estimate import CostEstimate
+from assistant.llm.base import ChatModel
+from assistant.llm.factory import build_chat_model
+from assistant.settings import Settings
+from evals import estimate as est
+from evals.fingerprint import fingerprint, prompt_template_hash
+from evals.golden import GoldenItem, load_golden, select
+from evals.harness import live_retrieval, pipeline, prepare
+from evals.judge import JUDGE_MAX_TOKENS, JudgeCache, JudgeEmbeddings, JudgeLLM
+from evals.models import (
+    JUDGE_CACHE,
+    RUN,
+    ItemScores,
+    RecordedCitation,
+    RecordedContext,
+    RecordedItem,
+    Recording,
+    RunInfo,
+    Scores,
+    Spread,
+    Totals,
+    aggregate,
+)
+from evals.score import LLM_METRICS, choose_judged, score_items
+from evals.suite import Suite
+
+if TYPE_CHECKING:
+    from llama_index.core.base.embeddings.base import BaseEmbedding
+
+    from assistant.services import Tutor
+
+Progress = Callable[[str, int, int], None]
+
+
+def _noop(phase: str, done: int, total: int) -> None:
+    return None
+
+
+class RecordOptions(BaseModel):
+    repeats: int = Field(1, ge=1, le=20)
+    limit: int | None = Field(None, ge=1)
+    items: list[str] | None = None
+    judge_sample: int | None = Field(None, ge=0)
+    out: Path | None = None  # default: the suite's recordings/
+    reuse_judgements: bool = True  # keep cached judge calls for unchanged answers (same judge model)
+
+
+class Plan(BaseModel):
+    items: list[str]
+    judged_estimate: int
+    estimate: CostEstimate
+    local_seconds: float | None = None
+
+
+def _settings_snapshot(s: Settings) -> dict[str, str | int | float]:
+    return {
+        "top_k": s.top_k,
+        "min_relevance": s.min_relevance,
+        "chunk_size": s.chunk_size,
+        "chunk_overlap": s.chunk_overlap,
+        "max_answer_tokens": s.max_answer_tokens,
+        "temperature": s.temperature,
+        "embedding_model": s.embedding_model,
+        "local_n_ctx": s.n_ctx,
+    }
+
+
+class Recorder:
+    def __init__(
+        self,
+        settings: Settings,
+        suite: Suite,
+        options: RecordOptions,
+        *,
+        embedder: BaseEmbedding | None = None,
+        chat_model: ChatModel | None = None,
+        judge_model: ChatModel | None = None,
+        progress: Progress = _noop,
+    ) -> None:
+        self.settings = settings
+        self.suite = suite
+        self.options = options
+        self.progress = progress
+        self._embedder = embedder
+        self._chat_model = chat_model
+        self._judge_inner = judge_model
+        self.items: list[GoldenItem] = select(load_golden(suite.golden_dir), options.items, options.limit)
+        self._tutor: Tutor | None = None
+        self._judge: AccountedChatModel | None = None
+
+    @property
+    def out(self) -> Path:
+        return self.options.out or self.suite.recordings_dir
+
+    @property
+    def tutor(self) -> Tutor:
+        if self._tutor is None:
+            embedder = self._embedder
+            if embedder is None:
+                from assistant.embedding.minilm import load_embedder
+
+                embedder = load_embedder(self.settings.embedding_model)
+            self._tutor = pipeline(
+                self.settings, self.suite, embedder, chat_model=self._chat_model, progress=self.progress
+            )
+        return self._tutor
+
+    @property
+    def judge(self) -> AccountedChatModel:
+        """The judge behind the accounting layer (feature "eval"); the pipeline's model when they match."""
+        if self._judge is None:
+            tutor, s = self.tutor, self.settings
+            inner = self._judge_inner
+            if inner is None:
+                same = s.judge_provider == s.provider and (
+                    s.provider == "local" or (s.judge_model or s.chat_model) == s.chat_model
+                )
+                inner = (
+                    tutor.llm.inner
+                    if same
+                    else build_chat_model(
+                        s.model_copy(update={"provider": s.judge_provider, "chat_model": s.judge_model or s.chat_model})
+                    )
+                )
+            self._judge = AccountedChatModel(
+                inner,
+                ledger=tutor.ledger,
+                prices=tutor.prices,
+                budget=tutor.budget,
+                learner_id=tutor.settings.learner_id,
+                session_id=tutor.session_id,
+                feature="eval",
+                default_max_tokens=JUDGE_MAX_TOKENS,
+            )
+        return self._judge
+
+    # -- before starting ------------------------------------------------------------------------
+    def plan(self) -> Plan:
+        estimate = est.RunEstimate(self.options.repeats)
+        eligible: list[tuple[GoldenItem, list[str]]] = []
+        for n, item in enumerate(self.items, start=1):
+            chunks, messages = prepare(self.tutor, item)
+            if chunks:
+                estimate.answer(self.tutor.llm, messages, self.settings.max_answer_tokens)
+                if not item.must_decline:
+                    eligible.append((item, [c.text for c in chunks]))
+            self.progress("plan", n, len(self.items))
+        sample = len(eligible) if self.options.judge_sample is None else min(self.options.judge_sample, len(eligible))
+        for item, contexts in eligible[:sample]:
+            estimate.judged(self.judge, JUDGE_MAX_TOKENS, item.question, item.reference_answer, contexts)
+        result = estimate.result()
+        return Plan(
+            items=[i.id for i in self.items],
+            judged_estimate=sample,
+            estimate=result,
+            local_seconds=est.local_seconds(result),
+        )
+
+    # -- the run ----------------------------------------------------------------------------------
+    def _answer_all(self, totals: Totals) -> dict[str, RecordedItem]:
+        recs: dict[str, RecordedItem] = {}
+        self.progress("answer", 0, len(self.items))
+        for n, item in enumerate(self.items, start=1):
+            chunks, messages = prepare(self.tutor, item)
+            answer = self.tutor.answers.ask(item.question, item.history_messages())
+            if not answer.declined:
+                totals.add(answer.usage, answer.cost_usd, answer.latency_s)
+            recs[item.id] = RecordedItem(
+                id=item.id,
+                question=item.question,
+                history=item.history_messages(),
+                answer=answer.text,
+                declined=answer.declined,
+                contexts=[
+                    RecordedContext(
+                        id=c.id, doc_id=c.doc_id, heading_path=c.heading_path, score=round(c.score, 4), text=c.text
+                    )
+                    for c in chunks
+                ],
+                citations=[
+                    RecordedCitation(n=c.n, doc_id=c.doc_id, heading_path=c.heading_path) for c in answer.citations
+                ],
+                usage=answer.usage,
+                cost_usd=answer.cost_usd,
+                latency_s=round(answer.latency_s, 3),
+                provider=answer.provider,
+                model=answer.model,
+                fingerprint=fingerprint(messages),
+            )
+            self.progress("answer", n, len(self.items))
+        return recs
+
+    def _previous_judge(self) -> str | None:
+        try:
+            return RunInfo.model_validate_json((self.out / RUN).read_text(encoding="utf-8")).judge_model
+        except (OSError, ValueError):
+            return None
+
+    def run(self) -> Recording:
+        started = time.perf_counter()
+        judge_name = f"{self.judge.provider}/{self.judge.model}"
+        reuse = self.options.reuse_judgements and self._previous_judge() == judge_name
+        answer_totals, judge_totals = Totals(), Totals()
+        first: tuple[dict[str, RecordedItem], list[ItemScores], JudgeCache] | None = None
+        per_repeat: list[dict[str, float | None]] = []
+        judged: list[str] = []
+        for repeat in range(self.options.repeats):
+            recs = self._answer_all(answer_totals)
+            if repeat == 0:
+                judged = choose_judged(self.items, recs, self.options.judge_sample)
+            cache = JudgeCache(self.out / JUDGE_CACHE if repeat == 0 and reuse else None, "record")
+            llm = JudgeLLM(self.judge, cache=cache)
+            embeddings = JudgeEmbeddings(self.tutor.embedder_for("eval"), cache=cache)
+            scored = score_items(self.items, recs, [j for j in judged if j in recs], llm, embeddings, self.progress)
+            judge_totals.calls += llm.calls
+            judge_totals.prompt_tokens += llm.usage.prompt_tokens
+            judge_totals.completion_tokens += llm.usage.completion_tokens
+            judge_totals.cost_usd += llm.cost_usd
+            judge_totals.seconds += llm.seconds
+            per_repeat.append(aggregate(scored))
+            if first is None:
+                first = (recs, scored, cache)
+        assert first is not None
+        recs, scored, cache = first
+        cache.save(self.out / JUDGE_CACHE, only_used=True)
+        retrieval = live_retrieval(self.tutor, self.items, self.suite.retrieval_k, self.progress)
+        run = RunInfo(
+            suite=self.suite.name,
+            recorded_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            provider=self.tutor.llm.provider,
+            model=self.tutor.llm.model,
+            judge_provider=self.judge.provider,
+            judge_model=judge_name,
+            prompt_template_hash=prompt_template_hash(),
+            settings=_settings_snapshot(self.settings),
+            items=[i.id for i in self.items],
+            judged=judged,
+            repeats=self.options.repeats,
+            answers=answer_totals,
+            judge=judge_totals,
+            wall_s=round(time.perf_counter() - started, 1),
+            retrieval={"k": float(retrieval.k), **retrieval.metrics},
+            judge_failures=[f"{s.id}:{m}" for s in scored if s.judged for m in LLM_METRICS if s.scores.get(m) is None],
+        )
+        scores = Scores(items=scored, aggregate=aggregate(scored), spread=spread(per_repeat))
+        recording = Recording(run=run, items=[recs[i.id] for i in self.items], scores=scores)
+        recording.save(self.out)
+        return recording
+
+
+def spread(per_repeat: list[dict[str, float | None]]) -> dict[str, Spread]:
+    out: dict[str, Spread] = {}
+    for name in sorted({k for r in per_repeat for k in r}):
+        values = [v for r in per_repeat if (v := r.get(name)) is not None]
+        if values:
+            out[name] = Spread(
+                mean=round(statistics.fmean(values), 6),
+                std=round(statistics.pstdev(values), 6) if len(values) > 1 else 0.0,
+                min=min(values),
+                max=max(values),
+                n=len(values),
+            )
+    return out

@@ -1,0 +1,148 @@
+"""The CI check: replay the committed recording with no model and no network.
+
+1. Retrieval, live: hit@k, recall@k and MRR on the current code and a fresh eval index.
+2. Staleness: the messages the current pipeline would send must match the recorded fingerprints.
+3. Scores, replayed: ragas on the recorded answers with the recorded judge calls (a miss is an error,
+   never a model call), plus string metrics and deterministic checks; they must equal the recorded ones.
+4. Thresholds: every metric at or above its committed floor.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, Field
+
+from assistant.settings import Settings
+from evals.fingerprint import fingerprint
+from evals.golden import load_golden
+from evals.harness import NoCallModel, live_retrieval, pipeline, prepare
+from evals.judge import JudgeCache, JudgeEmbeddings, JudgeLLM
+from evals.models import JUDGE_CACHE, Baseline, ItemScores, Recording, aggregate
+from evals.score import score_items
+from evals.suite import Suite
+from evals.thresholds import Failure, Row, Thresholds, check_retrieval, check_scores
+
+if TYPE_CHECKING:
+    from llama_index.core.base.embeddings.base import BaseEmbedding
+
+Progress = Callable[[str, int, int], None]
+RERECORD = "re-record with `make evals` (tutor evals record)"
+
+
+def _noop(phase: str, done: int, total: int) -> None:
+    return None
+
+
+class ReplayResult(BaseModel):
+    suite: str
+    recorded_at: str
+    judge_model: str
+    passed: bool
+    retrieval: dict[str, float]
+    aggregate: dict[str, float | None]
+    stale: list[str] = Field(default_factory=list)
+    failures: list[Failure] = Field(default_factory=list)
+    items: list[ItemScores] = Field(default_factory=list)
+    seconds: float = 0.0
+
+
+def replay(
+    settings: Settings,
+    suite: Suite,
+    *,
+    embedder: BaseEmbedding | None = None,
+    progress: Progress = _noop,
+) -> ReplayResult:
+    started = time.perf_counter()
+    golden = load_golden(suite.golden_dir)
+    recording = Recording.load(suite.recordings_dir)
+    thresholds = Thresholds.load(suite.thresholds_path)
+    baseline = Baseline.load(suite.baseline_path)
+    if embedder is None:
+        from assistant.embedding.minilm import load_embedder
+
+        embedder = load_embedder(settings.embedding_model)
+    tutor = pipeline(settings, suite, embedder, chat_model=NoCallModel(), progress=progress)
+    failures: list[Failure] = []
+
+    # 1. retrieval, live
+    retrieval = live_retrieval(tutor, golden, suite.retrieval_k, progress)
+    failures += check_retrieval(thresholds, retrieval)
+
+    # 2. coverage and staleness
+    recs = {r.id: r for r in recording.items}
+    missing = [i.id for i in golden if i.id not in recs]
+    if missing:
+        failures.append(
+            Failure(
+                check="coverage",
+                message=f"{len(missing)} golden item(s) have no recording: {', '.join(missing[:10])}; {RERECORD}",
+            )
+        )
+    stale = sorted(set(recs) - {i.id for i in golden})
+    for n, item in enumerate(golden, start=1):
+        rec = recs.get(item.id)
+        if rec is not None and fingerprint(prepare(tutor, item)[1]) != rec.fingerprint:
+            stale.append(item.id)
+        progress("stale", n, len(golden))
+    if stale:
+        failures.append(
+            Failure(
+                check="stale",
+                message=f"{len(stale)} item(s) would now send different messages to the model than recorded "
+                f"(prompt, retrieval, corpus or question changed): {', '.join(stale)}; {RERECORD}",
+                rows=[Row(item=i, value=None) for i in stale],
+            )
+        )
+
+    # 3. scores, replayed from the recorded judge calls
+    cache = JudgeCache(suite.recordings_dir / JUDGE_CACHE, "replay")
+    items = [i for i in golden if i.id in recs]
+    judged = [j for j in recording.run.judged if j in recs]
+    quiet = logging.getLogger("ragas.executor")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)
+    try:
+        scored = score_items(
+            items, recs, judged, JudgeLLM(None, cache=cache), JudgeEmbeddings(None, cache=cache), progress
+        )
+    finally:
+        quiet.setLevel(level)
+    if cache.misses:
+        failures.append(
+            Failure(
+                check="judge",
+                message=f"{len(cache.misses)} judge call(s) are not in the recording, for item(s) "
+                f"{', '.join(cache.miss_items())} (their answers, contexts or references changed); {RERECORD}",
+            )
+        )
+    recorded = recording.scores.by_id()
+    drift = [s.id for s in scored if s.id in recorded and s.scores != recorded[s.id].scores]
+    if drift and not cache.misses:
+        failures.append(
+            Failure(
+                check="drift",
+                message=f"replayed scores differ from the recorded ones for {', '.join(drift)} "
+                f"(metric code or library versions changed); {RERECORD}",
+            )
+        )
+
+    # 4. thresholds
+    agg = aggregate(scored)
+    failures += check_scores(thresholds, agg, scored, baseline.items if baseline else None)
+    return ReplayResult(
+        suite=suite.name,
+        recorded_at=recording.run.recorded_at,
+        judge_model=recording.run.judge_model,
+        passed=not failures,
+        retrieval={"k": float(retrieval.k), **retrieval.metrics},
+        aggregate=agg,
+        stale=stale,
+        failures=failures,
+        items=scored,
+        seconds=round(time.perf_counter() - started, 1),
+    )

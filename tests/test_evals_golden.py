@@ -1,0 +1,91 @@
+"""The golden set: schema, coverage of every stage and kind, and sources that exist in the eval corpus."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from assistant.roadmap import load_roadmap, split_front_matter
+from evals.golden import GoldenItem, load_golden
+from evals.suite import Suite
+
+SUITE = Suite.load()
+ITEMS = load_golden(SUITE.golden_dir)
+BY_KIND: dict[str, list[GoldenItem]] = {}
+for _item in ITEMS:
+    BY_KIND.setdefault(_item.kind, []).append(_item)
+
+
+def _corpus_headings() -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for folder in SUITE.corpus:
+        for path in folder.glob("*.md"):
+            meta, body = split_front_matter(path.read_text(encoding="utf-8"))
+            if meta.get("id"):
+                found[str(meta["id"])] = {ln.lstrip("#").strip() for ln in body.splitlines() if ln.startswith("#")}
+    return found
+
+
+def test_size_and_stage_coverage():
+    stages = [s.stage for s in load_roadmap(SUITE.root.parent / "knowledge").stages]
+    assert len(ITEMS) >= 60
+    counts = Counter(i.stage for i in ITEMS)
+    assert [s for s in stages if counts[s] < 5] == []
+
+
+def test_every_kind_is_covered():
+    need = {
+        "factual": 5,
+        "conceptual": 5,
+        "comparison": 3,
+        "multi-hop": 3,
+        "follow-up": 3,
+        "out-of-scope": 3,
+        "unanswerable": 2,
+        "injection": 3,
+    }
+    assert {k: len(BY_KIND.get(k, [])) for k in need if len(BY_KIND.get(k, [])) < need[k]} == {}
+
+
+def test_every_reference_source_exists_in_the_eval_corpus():
+    headings = _corpus_headings()
+    missing = [
+        (i.id, s.doc, s.heading)
+        for i in ITEMS
+        for s in i.reference_sources
+        if s.doc not in headings or s.heading not in headings[s.doc]
+    ]
+    assert missing == []
+
+
+@pytest.mark.parametrize("item", BY_KIND["multi-hop"], ids=lambda i: i.id)
+def test_multi_hop_items_need_two_documents(item: GoldenItem):
+    assert len({s.doc for s in item.reference_sources}) >= 2
+
+
+@pytest.mark.parametrize("item", BY_KIND["follow-up"], ids=lambda i: i.id)
+def test_follow_ups_carry_a_conversation(item: GoldenItem):
+    assert [t.role for t in item.history][:1] == ["user"]
+    assert item.history[-1].role == "assistant"
+    assert item.reference_sources
+
+
+def test_declines_and_injections_are_well_formed():
+    assert all(not i.reference_sources and i.stage == 0 for i in BY_KIND["out-of-scope"])
+    assert all(i.must_decline for i in BY_KIND["out-of-scope"] + BY_KIND["unanswerable"])
+    stage_docs = {s.id for s in load_roadmap(SUITE.root.parent / "knowledge").stages}
+    # at least one injection arrives inside a retrieved document rather than in the question
+    assert any(s.doc not in stage_docs for i in BY_KIND["injection"] for s in i.reference_sources)
+
+
+def test_each_stage_file_has_exactly_one_probe():
+    for path in sorted(SUITE.golden_dir.glob("[0-9][0-9]-*.yaml")):
+        items = load_golden_file(path)
+        assert sum(i.probe for i in items) == 1, path.name
+
+
+def load_golden_file(path):  # type: ignore[no-untyped-def]
+    import yaml
+
+    return [GoldenItem.model_validate(raw) for raw in yaml.safe_load(path.read_text(encoding="utf-8"))]

@@ -1,0 +1,209 @@
+"""`tutor evals record` and `report` against the fake OpenAI server (pipeline and judge), end to end.
+
+The fake server answers from the first source and judges by word overlap (see test_evals_checks), so
+the scores are real ragas computations on deterministic responses. The real embedded model is used
+for the committed fixture recording (tests/fixtures/evals/recordings), not here.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from assistant.accounting.ledger import Ledger
+from assistant.settings import Settings, load_settings
+from evals.harness import eval_settings
+from evals.models import ANSWERS, JUDGE_CACHE, RUN, SCORES, Recording
+from evals.record import Recorder, RecordOptions
+from evals.replay import replay
+from evals.report import write_report
+from evals.suite import Suite
+from tests.conftest import MODELS_DIR, REPO
+from tests.fakes.openai_server import FakeOpenAI
+from tests.test_evals_checks import judge_responder
+from ui.cli import app
+
+FIXTURE = REPO / "tests" / "fixtures" / "evals"
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeOpenAI]:
+    server = FakeOpenAI(responder=judge_responder).start()
+    yield server
+    server.stop()
+
+
+def _env(fake: FakeOpenAI, data_dir: Path) -> dict[str, Any]:
+    return {
+        "DATA_DIR": data_dir,
+        "MODEL_CACHE_DIR": MODELS_DIR,
+        "PROVIDER": "openai",
+        "JUDGE_PROVIDER": "openai",
+        "OPENAI_BASE_URL": fake.base_url,
+        "OPENAI_API_KEY": fake.api_key,
+        "LLM_MAX_RETRIES": 0,
+    }
+
+
+def _copy_suite(target: Path) -> Suite:
+    shutil.copytree(FIXTURE, target, ignore=shutil.ignore_patterns("recordings", "reports", "baseline.json"))
+    (target / "suite.yaml").write_text((FIXTURE / "suite.yaml").read_text().replace("[corpus]", f"[{FIXTURE}/corpus]"))
+    return Suite.load(target)
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory: pytest.TempPathFactory, fake: FakeOpenAI, embedder: Any) -> tuple[Settings, Suite, Any]:
+    root = tmp_path_factory.mktemp("record")
+    settings = load_settings(env_file=None, **_env(fake, root / "data"))
+    suite = _copy_suite(root / "suite")
+    recorder = Recorder(settings, suite, RecordOptions(), embedder=embedder)
+    plan = recorder.plan()
+    fake.requests.clear()
+    recorder.run()
+    return settings, suite, plan
+
+
+def test_plan_estimates_before_any_model_call(recorded):
+    _, _, plan = recorded
+    assert plan.items == ["fx-chunk-size", "fx-psi", "fx-rerank-followup", "fx-risotto", "fx-journal-injection"]
+    lines = {line.label: line for line in plan.estimate.lines}
+    assert lines["answers"].calls == 4  # the out-of-scope question retrieves nothing and costs no call
+    assert lines["answers"].prompt_tokens > 500 and lines["answers"].completion_tokens == 4 * 320
+    assert lines["judge"].calls >= 4 * 5 and lines["judge"].prompt_tokens > lines["answers"].prompt_tokens
+    assert plan.estimate.cost_usd > 0
+
+
+def test_record_writes_everything_replay_needs(recorded, fake):
+    settings, suite, _ = recorded
+    rec = Recording.load(suite.recordings_dir)
+    assert [i.id for i in rec.items] == rec.run.items
+    by_id = {i.id: i for i in rec.items}
+    assert by_id["fx-risotto"].declined and by_id["fx-risotto"].contexts == []
+    chunk = by_id["fx-chunk-size"]
+    assert chunk.contexts[0].doc_id == "rag-basics" and "200 to 800 tokens" in chunk.contexts[0].text
+    assert len(chunk.fingerprint) == 64 and chunk.usage.prompt_tokens > 0
+    assert rec.run.judged == ["fx-chunk-size", "fx-psi", "fx-rerank-followup", "fx-journal-injection"]
+    assert rec.run.judge.calls >= 4 * 5 and rec.run.answers.calls == 4
+    assert rec.run.retrieval["hit_at_k"] == 1.0 and rec.run.retrieval["mrr"] == 1.0
+    agg = rec.scores.aggregate
+    assert agg["faithfulness"] == 1.0 and agg["decline_correctness"] == 1.0 and agg["injection_resistance"] == 1.0
+    # every judge call went through the accounting layer as feature "eval"
+    rows = Ledger(eval_settings(settings, suite).ledger_path).rows()
+    assert sum(r.feature == "eval" and r.kind == "chat" for r in rows) == rec.run.judge.calls
+    assert any(r.feature == "eval" and r.kind == "embedding" for r in rows)  # answer relevancy's embeddings
+    # no secret reaches the committed files
+    for name in (ANSWERS, JUDGE_CACHE, SCORES, RUN):
+        assert fake.api_key not in (suite.recordings_dir / name).read_text()
+
+
+def test_recording_replays_offline_bit_identically(recorded, embedder, tmp_path):
+    _, suite, _ = recorded
+    fresh = load_settings(env_file=None, DATA_DIR=tmp_path / "ci", MODEL_CACHE_DIR=MODELS_DIR)
+    result = replay(fresh, suite, embedder=embedder)
+    assert result.failures == []
+    assert result.aggregate == json.loads((suite.recordings_dir / SCORES).read_text())["aggregate"]
+
+
+def test_report_has_deltas_escapes_html_and_refreshes_baseline_only_on_request(recorded):
+    _, suite, _ = recorded
+    files = write_report(suite)
+    assert not suite.baseline_path.exists()
+    md = files.markdown.read_text()
+    assert "| faithfulness | 1.000 |" in md and "fx-risotto" in md
+    write_report(suite, update_baseline=True)
+    assert json.loads(suite.baseline_path.read_text())["aggregate"]["faithfulness"] == 1.0
+    # a later recording with a worse, hostile answer
+    path = suite.recordings_dir / ANSWERS
+    original = path.read_text()
+    scores_path = suite.recordings_dir / SCORES
+    original_scores = scores_path.read_text()
+    try:
+        rows = [json.loads(line) for line in original.splitlines()]
+        rows[0]["answer"] = "<script>alert(1)</script> | <img src=x onerror=alert(2)>"
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        scores = json.loads(original_scores)
+        scores["aggregate"]["faithfulness"] = 0.75
+        scores_path.write_text(json.dumps(scores))
+        files = write_report(suite)
+        page = files.html.read_text()
+        assert "<script>alert" not in page and "<img" not in page and "&lt;script&gt;" in page
+        assert "-0.250" in files.markdown.read_text()
+        assert next(r for r in files.rows if r.metric == "faithfulness").delta == -0.25
+    finally:
+        path.write_text(original)
+        scores_path.write_text(original_scores)
+
+
+def test_repeats_sample_and_item_selection(fake, embedder, tmp_path):
+    settings = load_settings(env_file=None, **_env(fake, tmp_path / "data"))
+    suite = _copy_suite(tmp_path / "suite")
+    options = RecordOptions(items=["fx-psi", "fx-risotto", "fx-chunk-size"], judge_sample=1, repeats=2)
+    rec = Recorder(settings, suite, options, embedder=embedder).run()
+    assert rec.run.items == ["fx-psi", "fx-risotto", "fx-chunk-size"] and rec.run.repeats == 2
+    assert rec.run.judged == ["fx-chunk-size"]  # one item: the first factual one by hashed order
+    assert rec.run.answers.calls == 4  # 2 answered items x 2 repeats
+    spread = rec.scores.spread["faithfulness"]
+    assert spread.n == 2 and spread.std == 0.0  # the fake judge is deterministic
+
+
+def test_cli_record_shows_estimate_then_closing_note(fake, tmp_path, monkeypatch):
+    suite = _copy_suite(tmp_path / "suite")
+    for key, value in _env(fake, tmp_path / "data").items():
+        monkeypatch.setenv(key, str(value))
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    args = ["evals", "record", "--suite", str(suite.root), "--items", "fx-psi,fx-risotto", "--judge-sample", "1"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert out.index("Estimate for eval recording") < out.index("recorded 2 items")
+    assert "hit@3" in out and "MRR" in out and "faithfulness" in out and "tokens: answers" in out
+    as_json = runner.invoke(app, [*args, "--json"])
+    data = json.loads(as_json.output)
+    answers = next(line for line in data["plan"]["estimate"]["lines"] if line["label"] == "answers")
+    assert answers["calls"] == 1 and data["run"]["judged"] == ["fx-psi"]
+    bad = runner.invoke(app, ["evals", "record", "--suite", str(suite.root), "--items", "nope"])
+    assert bad.exit_code == 2 and "Unknown golden item" in bad.output
+    calls = len(fake.requests)
+    dry = runner.invoke(app, [*args, "--dry-run"])
+    assert dry.exit_code == 0 and "Estimate for eval recording" in dry.output and "recorded" not in dry.output
+    capped = runner.invoke(app, [*args, "--max-cost", "0.000001"])
+    assert capped.exit_code == 2 and "max-cost" in capped.output
+    assert len(fake.requests) == calls  # neither a dry run nor a refused one calls the model
+
+
+def test_rerecording_reuses_unchanged_judgements_unless_fresh(fake, embedder, tmp_path):
+    settings = load_settings(env_file=None, **_env(fake, tmp_path / "data"))
+    suite = _copy_suite(tmp_path / "suite")
+    options = RecordOptions(items=["fx-psi", "fx-chunk-size"])
+    first = Recorder(settings, suite, options, embedder=embedder).run()
+    cache = (suite.recordings_dir / JUDGE_CACHE).read_text()
+    again = Recorder(settings, suite, options, embedder=embedder).run()
+    assert first.run.judge.calls > 0 and again.run.judge.calls == 0  # same answers, same judge: nothing to redo
+    assert (suite.recordings_dir / JUDGE_CACHE).read_text() == cache
+    assert again.scores == first.scores
+    fresh = Recorder(settings, suite, options.model_copy(update={"reuse_judgements": False}), embedder=embedder).run()
+    assert fresh.run.judge.calls == first.run.judge.calls
+
+
+def test_judge_failures_are_reported_not_hidden(embedder, tmp_path):
+    def broken_recall(body: dict[str, Any]) -> str:
+        schema = ((body.get("response_format") or {}).get("json_schema") or {}).get("schema") or {}
+        return "not json at all" if schema.get("title") == "ContextRecallClassifications" else judge_responder(body)
+
+    server = FakeOpenAI(responder=broken_recall).start()
+    try:
+        settings = load_settings(env_file=None, **_env(server, tmp_path / "data"))
+        suite = _copy_suite(tmp_path / "suite")
+        rec = Recorder(settings, suite, RecordOptions(items=["fx-psi"]), embedder=embedder).run()
+    finally:
+        server.stop()
+    assert rec.run.judge_failures == ["fx-psi:context_recall"]
+    assert rec.scores.by_id()["fx-psi"].scores["context_recall"] is None
+    assert rec.scores.by_id()["fx-psi"].scores["faithfulness"] == 1.0

@@ -1,0 +1,196 @@
+"""The CI replay (`tutor evals replay`, inside `make test`): no model, no network.
+
+It passes on the committed recordings and fails, with the items named, when retrieval degrades, when a
+prompt changes without re-recording, when a recorded answer is replaced by an unfaithful one, when a
+golden item has no recording, and when replayed scores drift from the recorded ones.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from assistant.rag import prompts
+from assistant.rag.retrieval import Retriever
+from assistant.settings import Settings, load_settings
+from evals.checks import obeyed_injection
+from evals.models import ANSWERS, RUN, SCORES
+from evals.replay import ReplayResult, replay
+from evals.suite import Suite
+from tests.conftest import MODELS_DIR, REPO
+from ui.cli import app
+
+FIXTURE = REPO / "tests" / "fixtures" / "evals"
+RELEASE = REPO / "evals"
+
+
+@pytest.fixture(scope="module")
+def replay_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """One data folder for the module, so the fixture's eval index is built once and reused."""
+    return load_settings(env_file=None, DATA_DIR=tmp_path_factory.mktemp("replay"), MODEL_CACHE_DIR=MODELS_DIR)
+
+
+@pytest.fixture
+def suite_copy(tmp_path: Path) -> Suite:
+    """A temp copy of the fixture suite (same name and corpus, so it shares the built index)."""
+    target = tmp_path / "suite"
+    shutil.copytree(FIXTURE, target, ignore=shutil.ignore_patterns("reports", "baseline.json"))
+    (target / "suite.yaml").write_text((FIXTURE / "suite.yaml").read_text().replace("[corpus]", f"[{FIXTURE}/corpus]"))
+    return Suite.load(target)
+
+
+def _run(settings: Settings, suite: Suite, embedder: Any) -> ReplayResult:
+    return replay(settings, suite, embedder=embedder)
+
+
+def _checks(result: ReplayResult) -> set[str]:
+    return {f.check for f in result.failures}
+
+
+def test_fixture_recording_replays_bit_identically(replay_settings, embedder):
+    result = _run(replay_settings, Suite.load(FIXTURE), embedder)
+    assert [f.message for f in result.failures if f.check != "threshold"] == []
+    assert result.retrieval["hit_at_k"] == 1.0
+    recorded = json.loads((FIXTURE / "recordings" / SCORES).read_text())
+    assert result.aggregate == recorded["aggregate"]  # the judge's calls replay bit-identically
+    judged = [s for s in result.items if s.judged]
+    assert judged and all(s.scores["faithfulness"] is not None for s in judged)
+
+
+def test_fixture_quality_gates_match_the_recorded_answers(replay_settings, embedder):
+    """The committed fixture is a real recording on the embedded model, and in it the 1.5B model obeyed
+    the instruction injected into the study-group notes ("Arr matey ..."). The injection gate must
+    fire on exactly that, and every other quality gate must hold."""
+    result = _run(replay_settings, Suite.load(FIXTURE), embedder)
+    answers = {json.loads(line)["id"]: json.loads(line)["answer"] for line in (FIXTURE / "recordings" / ANSWERS).open()}
+    gate = [f for f in result.failures if f.metric == "injection_resistance"]
+    assert bool(gate) == obeyed_injection(answers["fx-journal-injection"])
+    assert [f.message for f in result.failures if f.metric != "injection_resistance"] == []
+    assert result.passed == (not gate)
+
+
+def test_release_recording_replays_and_passes(replay_settings, embedder, monkeypatch):
+    """The committed real recording (evals/recordings) replays offline against the committed thresholds.
+    The eval index never follows the corpus' links: any attempt to build a web crawler fails the test."""
+    import ingest.pipeline
+
+    def no_crawler(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the eval index must not fetch linked pages")
+
+    monkeypatch.setattr(ingest.pipeline, "Crawler", no_crawler)
+    assert (RELEASE / "recordings" / RUN).is_file(), "no release recording: run `make evals` and commit it"
+    result = _run(replay_settings, Suite.load(RELEASE), embedder)
+    assert result.stale == []
+    # Exactly the known, tracked failures (evals/known_failures.yaml) and nothing else: a new failing item or
+    # metric, or a fixed one still listed there, fails this test.
+    known = yaml.safe_load((RELEASE / "known_failures.yaml").read_text()) or {}
+    failing: dict[str, dict[str, float]] = {}
+    for failure in result.failures:
+        assert failure.check == "threshold", failure.message
+        for row in failure.rows:
+            limit = 1.0 if failure.metric == "injection_resistance" else 0.2
+            if row.value is not None and row.value < limit:
+                failing.setdefault(failure.metric, {})[row.item] = round(row.value, 3)
+    assert failing == known
+    assert result.passed == (known == {})
+    recorded = json.loads((RELEASE / "recordings" / SCORES).read_text())
+    assert result.aggregate == recorded["aggregate"]
+
+
+def test_broken_retrieval_fails_hit_at_k(replay_settings, suite_copy, embedder, monkeypatch):
+    original = Retriever.retrieve
+
+    def least_similar(self: Retriever, query: str, *, top_k: int | None = None, stage: int | None = None) -> Any:
+        k = top_k or self.top_k
+        return original(self, query, top_k=50, stage=stage)[-k:]
+
+    monkeypatch.setattr(Retriever, "retrieve", least_similar)
+    result = _run(replay_settings, suite_copy, embedder)
+    assert not result.passed
+    failed = {f.metric for f in result.failures if f.check == "retrieval"}
+    assert "hit_at_k" in failed
+    assert result.retrieval["hit_at_k"] < 1.0
+    assert "stale" in _checks(result)  # the model would now see other sources, too
+
+
+def test_prompt_change_without_rerecording_fails_as_stale(replay_settings, suite_copy, embedder, monkeypatch):
+    monkeypatch.setattr(prompts, "ANSWER_SYSTEM", prompts.ANSWER_SYSTEM + "\n- Answer in French.")
+    result = _run(replay_settings, suite_copy, embedder)
+    assert not result.passed
+    stale = next(f for f in result.failures if f.check == "stale")
+    ids = [json.loads(line)["id"] for line in (suite_copy.recordings_dir / ANSWERS).read_text().splitlines()]
+    assert sorted(result.stale) == sorted(ids)
+    assert "make evals" in stale.message
+    assert "retrieval" not in _checks(result)  # retrieval itself is unchanged
+
+
+def test_unfaithful_answer_fails(replay_settings, suite_copy, embedder):
+    path = suite_copy.recordings_dir / ANSWERS
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    run = json.loads((suite_copy.recordings_dir / RUN).read_text())
+    victim = next(r for r in rows if r["id"] in run["judged"])
+    victim["answer"] = (
+        "Medieval bakers invented document chunking to store sourdough recipes [1]. "
+        "Every chunk must weigh exactly three kilograms of flour [2]. Kafka is a famous French cheese [1]."
+    )
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = _run(replay_settings, suite_copy, embedder)
+    assert not result.passed
+    # the recorded judgements do not cover the new answer: replay refuses to guess ...
+    judge = next(f for f in result.failures if f.check == "judge")
+    assert victim["id"] in judge.message
+    # ... and the deterministic grounding gate names the item
+    grounding = [f for f in result.failures if f.check == "threshold" and f.metric == "grounding"]
+    assert victim["id"] in {r.item for f in grounding for r in f.rows}
+    item = next(s for s in result.items if s.id == victim["id"])
+    assert item.scores["grounding"] == 0.0
+
+
+def test_missing_recording_and_score_drift_fail(replay_settings, suite_copy, embedder):
+    golden = suite_copy.golden_dir / "extra.yaml"
+    golden.write_text(
+        "- id: fx-extra\n  question: What is concept drift?\n  reference_answer: A change in the relation "
+        "between inputs and target.\n  stage: 8\n  kind: conceptual\n"
+    )
+    scores = json.loads((suite_copy.recordings_dir / SCORES).read_text())
+    scores["items"][0]["scores"]["string_similarity"] = 0.999
+    (suite_copy.recordings_dir / SCORES).write_text(json.dumps(scores))
+    result = _run(replay_settings, suite_copy, embedder)
+    assert {"coverage", "drift"} <= _checks(result)
+    assert "fx-extra" in next(f for f in result.failures if f.check == "coverage").message
+
+
+def test_cli_replay_exit_codes(suite_copy, replay_settings, monkeypatch):
+    monkeypatch.setenv("DATA_DIR", str(replay_settings.data_dir))
+    monkeypatch.setenv("MODEL_CACHE_DIR", str(MODELS_DIR))
+    runner = CliRunner()
+    first = runner.invoke(app, ["evals", "replay", "--suite", str(suite_copy.root), "--json"])
+    data = json.loads(first.output)
+    assert first.exit_code == (0 if data["passed"] else 1)
+    assert data["retrieval"]["hit_at_k"] == 1.0 and data["stale"] == []
+    monkeypatch.setattr(prompts, "ANSWER_SYSTEM", prompts.ANSWER_SYSTEM + " Be terse.")
+    bad = runner.invoke(app, ["evals", "replay", "--suite", str(suite_copy.root)])
+    assert bad.exit_code == 1
+    assert "FAIL [stale]" in bad.output and "make evals" in bad.output and "FAILED" in bad.output
+    missing = runner.invoke(app, ["evals", "replay", "--suite", str(suite_copy.root / "nope")])
+    assert missing.exit_code == 2 and "suite.yaml" in missing.output
+
+
+@pytest.mark.parametrize("args", [["evals"], ["evals", "record"], ["evals", "replay"], ["evals", "report"]])
+def test_evals_commands_have_help(args):
+    result = CliRunner().invoke(app, [*args, "--help"])
+    assert result.exit_code == 0 and "Usage" in result.output
+
+
+def test_cli_report_writes_files(suite_copy):
+    result = CliRunner().invoke(app, ["evals", "report", "--suite", str(suite_copy.root), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert Path(data["markdown"]).is_file() and Path(data["html"]).is_file() and not data["baseline_updated"]
+    assert not suite_copy.baseline_path.exists()
