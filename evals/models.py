@@ -87,6 +87,7 @@ class RunInfo(BaseModel):
     wall_s: float = 0.0
     retrieval: dict[str, float] = Field(default_factory=dict)
     judge_failures: list[str] = Field(default_factory=list)  # "item:metric" the judge could not score
+    rerecorded: list[str] = Field(default_factory=list)  # a --stale run: the items answered again at recorded_at
 
 
 class ItemScores(BaseModel):

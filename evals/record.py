@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 
 from assistant.accounting.accounted import AccountedChatModel
 from assistant.accounting.estimate import CostEstimate
+from assistant.errors import TutorError
 from assistant.llm.base import ChatModel
 from assistant.llm.factory import build_chat_model
 from assistant.settings import Settings
@@ -63,6 +64,7 @@ class RecordOptions(BaseModel):
     judge_sample: int | None = Field(None, ge=0)
     out: Path | None = None  # default: the suite's recordings/
     reuse_judgements: bool = True  # keep cached judge calls for unchanged answers (same judge model)
+    stale_only: bool = False  # re-record only stale or missing items and merge them into the recording
 
 
 class Plan(BaseModel):
@@ -107,6 +109,12 @@ class Recorder:
         self.items: list[GoldenItem] = select(load_golden(suite.golden_dir), options.items, options.limit)
         self._tutor: Tutor | None = None
         self._judge: AccountedChatModel | None = None
+        self._previous: Recording | None = None  # the recording a --stale run merges into
+        if options.stale_only and options.repeats > 1:
+            raise TutorError(
+                "--stale re-records single answers; it cannot be combined with --repeats.",
+                "drop --repeats, or re-record everything without --stale.",
+            )
 
     @property
     def out(self) -> Path:
@@ -155,7 +163,26 @@ class Recorder:
         return self._judge
 
     # -- before starting ------------------------------------------------------------------------
+    def _select_stale(self) -> None:
+        """With ``stale_only``: keep the items whose messages changed since the recording, or that have none."""
+        if not self.options.stale_only or self._previous is not None:
+            return
+        previous = Recording.load(self.out)
+        if previous.run.judge_model != f"{self.judge.provider}/{self.judge.model}" or (
+            previous.run.provider,
+            previous.run.model,
+        ) != (self.tutor.llm.provider, self.tutor.llm.model):
+            raise TutorError(
+                f"The recording was made with {previous.run.provider}/{previous.run.model} judged by "
+                f"{previous.run.judge_model}; a --stale run must use the same models.",
+                "re-record everything without --stale.",
+            )
+        recorded = {r.id: r.fingerprint for r in previous.items}
+        self._previous = previous
+        self.items = [i for i in self.items if recorded.get(i.id) != fingerprint(prepare(self.tutor, i)[1])]
+
     def plan(self) -> Plan:
+        self._select_stale()
         estimate = est.RunEstimate(self.options.repeats)
         eligible: list[tuple[GoldenItem, list[str]]] = []
         for n, item in enumerate(self.items, start=1):
@@ -165,6 +192,8 @@ class Recorder:
                 if not item.must_decline:
                     eligible.append((item, [c.text for c in chunks]))
             self.progress("plan", n, len(self.items))
+        if self._previous is not None:  # a --stale run re-judges only the stale items of the kept sample
+            eligible = [e for e in eligible if e[0].id in self._previous.run.judged]
         sample = len(eligible) if self.options.judge_sample is None else min(self.options.judge_sample, len(eligible))
         for item, contexts in eligible[:sample]:
             estimate.judged(self.judge, JUDGE_MAX_TOKENS, item.question, item.reference_answer, contexts)
@@ -217,6 +246,9 @@ class Recorder:
             return None
 
     def run(self) -> Recording:
+        self._select_stale()
+        if self._previous is not None:
+            return self._merge_run(self._previous) if self.items else self._previous
         started = time.perf_counter()
         judge_name = f"{self.judge.provider}/{self.judge.model}"
         reuse = self.options.reuse_judgements and self._previous_judge() == judge_name
@@ -232,11 +264,7 @@ class Recorder:
             llm = JudgeLLM(self.judge, cache=cache)
             embeddings = JudgeEmbeddings(self.tutor.embedder_for("eval"), cache=cache)
             scored = score_items(self.items, recs, [j for j in judged if j in recs], llm, embeddings, self.progress)
-            judge_totals.calls += llm.calls
-            judge_totals.prompt_tokens += llm.usage.prompt_tokens
-            judge_totals.completion_tokens += llm.usage.completion_tokens
-            judge_totals.cost_usd += llm.cost_usd
-            judge_totals.seconds += llm.seconds
+            _add_judge(judge_totals, llm)
             per_repeat.append(aggregate(scored))
             if first is None:
                 first = (recs, scored, cache)
@@ -266,6 +294,55 @@ class Recorder:
         recording = Recording(run=run, items=[recs[i.id] for i in self.items], scores=scores)
         recording.save(self.out)
         return recording
+
+    def _merge_run(self, previous: Recording) -> Recording:
+        """Re-record the stale items only and merge them into ``previous``; the judged sample is kept."""
+        started = time.perf_counter()
+        redo = {i.id for i in self.items}
+        golden = load_golden(self.suite.golden_dir)
+        answer_totals, judge_totals = previous.run.answers.model_copy(), previous.run.judge.model_copy()
+        recs = {r.id: r for r in previous.items if r.id in {g.id for g in golden}}
+        recs.update(self._answer_all(answer_totals))
+        judged = [j for j in previous.run.judged if j in recs]
+        cache = JudgeCache(self.out / JUDGE_CACHE, "record")
+        cache.entries = {k: e for k, e in cache.entries.items() if e.item not in redo}
+        llm = JudgeLLM(self.judge, cache=cache)
+        embeddings = JudgeEmbeddings(self.tutor.embedder_for("eval"), cache=cache)
+        fresh = score_items(self.items, recs, [j for j in judged if j in redo], llm, embeddings, self.progress)
+        _add_judge(judge_totals, llm)
+        cache.save(self.out / JUDGE_CACHE)
+        by_id = {**previous.scores.by_id(), **{s.id: s for s in fresh}}
+        scored = [by_id[g.id] for g in golden if g.id in by_id and g.id in recs]
+        retrieval = live_retrieval(self.tutor, golden, self.suite.retrieval_k, self.progress)
+        old_failures = [f for f in previous.run.judge_failures if f.split(":")[0] not in redo]
+        run = previous.run.model_copy(
+            update={
+                "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "prompt_template_hash": prompt_template_hash(),
+                "settings": _settings_snapshot(self.settings),
+                "items": [g.id for g in golden if g.id in recs],
+                "judged": judged,
+                "answers": answer_totals,
+                "judge": judge_totals,
+                "wall_s": round(previous.run.wall_s + time.perf_counter() - started, 1),
+                "retrieval": {"k": float(retrieval.k), **retrieval.metrics},
+                "judge_failures": old_failures
+                + [f"{s.id}:{m}" for s in fresh if s.judged for m in LLM_METRICS if s.scores.get(m) is None],
+                "rerecorded": sorted(redo, key=[g.id for g in golden].index),
+            }
+        )
+        scores = Scores(items=scored, aggregate=aggregate(scored), spread={})
+        recording = Recording(run=run, items=[recs[i] for i in run.items], scores=scores)
+        recording.save(self.out)
+        return recording
+
+
+def _add_judge(totals: Totals, llm: JudgeLLM) -> None:
+    totals.calls += llm.calls
+    totals.prompt_tokens += llm.usage.prompt_tokens
+    totals.completion_tokens += llm.usage.completion_tokens
+    totals.cost_usd += llm.cost_usd
+    totals.seconds += llm.seconds
 
 
 def spread(per_repeat: list[dict[str, float | None]]) -> dict[str, Spread]:

@@ -94,6 +94,7 @@ def markdown(recording: Recording, rows: list[MetricRow], baseline: Baseline | N
         f"- judge calls: {j.calls}, {j.prompt_tokens} prompt + {j.completion_tokens} completion tokens, "
         f"${j.cost_usd:.4f}, {j.seconds:.0f} s; wall time {run.wall_s:.0f} s",
         f"- baseline: {baseline.recorded_at + ' (' + baseline.model + ')' if baseline else 'none yet'}",
+        *([f"- re-recorded with --stale at {run.recorded_at}: {', '.join(run.rerecorded)}"] if run.rerecorded else []),
         "",
         "## Aggregate scores",
         "",
@@ -170,7 +171,9 @@ def to_html(recording: Recording, rows: list[MetricRow], baseline: Baseline | No
         f"<li>{len(run.items)} items answered, {len(run.judged)} LLM-judged, {run.repeats} repeat(s)</li>",
         f"<li>tokens: answers {run.answers.tokens} (${run.answers.cost_usd:.4f}), judge {run.judge.tokens} "
         f"(${run.judge.cost_usd:.4f}); wall time {run.wall_s:.0f} s</li>",
-        f"<li>baseline: {e(baseline.recorded_at) if baseline else 'none yet'}</li></ul>",
+        f"<li>baseline: {e(baseline.recorded_at) if baseline else 'none yet'}</li>",
+        *([f"<li>re-recorded with --stale: {e(', '.join(run.rerecorded))}</li>"] if run.rerecorded else []),
+        "</ul>",
         "<h2>Aggregate scores</h2>",
         _svg(rows),
         "<table><tr><th>metric</th><th>value</th><th>threshold</th><th>baseline</th><th>delta</th><th>status</th>"

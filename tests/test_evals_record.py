@@ -17,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from assistant.accounting.ledger import Ledger
+from assistant.errors import TutorError
 from assistant.settings import Settings, load_settings
 from evals.harness import eval_settings
 from evals.models import ANSWERS, JUDGE_CACHE, RUN, SCORES, Recording
@@ -207,3 +208,33 @@ def test_judge_failures_are_reported_not_hidden(embedder, tmp_path):
     assert rec.run.judge_failures == ["fx-psi:context_recall"]
     assert rec.scores.by_id()["fx-psi"].scores["context_recall"] is None
     assert rec.scores.by_id()["fx-psi"].scores["faithfulness"] == 1.0
+
+
+def test_stale_rerecords_only_changed_items_and_the_merge_replays(fake, embedder, tmp_path):
+    settings = load_settings(env_file=None, **_env(fake, tmp_path / "data"))
+    suite = _copy_suite(tmp_path / "suite")
+    first = Recorder(settings, suite, RecordOptions(), embedder=embedder).run()
+    golden = suite.golden_dir / "fixture.yaml"
+    golden.write_text(golden.read_text().replace("How do I read a Population", "How should I read a Population"))
+
+    nothing = Recorder(settings, suite, RecordOptions(stale_only=True), embedder=embedder)
+    assert nothing.plan().items == ["fx-psi"]  # only the changed question is stale
+    fake.requests.clear()
+    merged = nothing.run()
+    answered = [r for r in fake.requests if "Population Stability" in json.dumps(r) and "Question:" in json.dumps(r)]
+    assert len(answered) == 1  # one new answer; the other items were not asked again
+    assert merged.run.rerecorded == ["fx-psi"] and merged.run.items == first.run.items
+    assert merged.run.answers.calls == first.run.answers.calls + 1
+    before, after = {r.id: r for r in first.items}, {r.id: r for r in merged.items}
+    assert after["fx-psi"].question.startswith("How should I read")
+    assert all(after[i] == before[i] for i in before if i != "fx-psi")
+    fresh = load_settings(env_file=None, DATA_DIR=tmp_path / "ci", MODEL_CACHE_DIR=MODELS_DIR)
+    result = replay(fresh, suite, embedder=embedder)
+    assert result.failures == [] and result.aggregate == merged.scores.aggregate
+    again = Recorder(settings, suite, RecordOptions(stale_only=True), embedder=embedder)
+    assert again.plan().items == []  # up to date now
+
+
+def test_stale_refuses_repeats():
+    with pytest.raises(TutorError, match="--repeats"):
+        Recorder(Settings(), Suite.load(FIXTURE), RecordOptions(stale_only=True, repeats=2))

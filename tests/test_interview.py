@@ -82,6 +82,15 @@ def test_mock_interview_round_trip(tutor, fake_openai):
     assert store.due(ahead=__import__("datetime").timedelta(minutes=15))[0].payload["question"] == q.question
 
 
+def test_a_stated_rubric_point_is_credited_even_when_the_model_misses_it(tutor, model):
+    (q,) = tutor.interviews.generate("junior", topic="Behavioural round", n=1, kind="behavioural").questions
+    model.blind_feedback = True
+    stated = tutor.interviews.feedback(q, f"In short: {q.rubric[0].lower()}")
+    assert stated.graded_by == "model" and stated.covered == [q.rubric[0]] and stated.score > 0
+    vague = tutor.interviews.feedback(q, "I would work hard and be a good team player.")
+    assert vague.covered == [] and vague.score == 0
+
+
 def test_empty_and_unusable_feedback_are_handled(tutor, model, fake_openai):
     (q,) = tutor.interviews.generate("mid", topic="ML system design round", n=1).questions
     calls = len(fake_openai.requests)

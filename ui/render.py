@@ -31,7 +31,11 @@ def format_sources(answer: Answer) -> str:
 
 def format_answer_footer(answer: Answer) -> str:
     u = answer.usage
-    return (
+    footer = (
         f"tokens: {u.prompt_tokens} prompt + {u.completion_tokens} completion"
         f" · {format_usd(answer.cost_usd)} · {answer.provider}/{answer.model} · {answer.latency_s:.1f} s"
     )
+    if answer.ignored_instructions:
+        n = len(answer.ignored_instructions)
+        footer += f" · {n} instruction{'s' if n > 1 else ''} aimed at the assistant not followed"
+    return footer

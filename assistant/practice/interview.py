@@ -39,6 +39,9 @@ from assistant.roadmap import Roadmap
 MAX_QUESTIONS = 20
 MIN_RUBRIC = 2
 POINT_GROUNDING = 0.5
+# A rubric point whose content words the answer mostly repeats counts as covered even when the model's
+# feedback misses it (small models do): a learner who states the point is never scored 0 for it.
+POINT_STATED = 0.6
 DRAFT_TOKENS = 320
 FEEDBACK_TOKENS = 240
 CHUNKS_PER_QUESTION = 2
@@ -313,11 +316,15 @@ class InterviewService:
                 follow_up,
                 "overlap",
             )
-        covered = set(draft.covered_points)
+        stated = {i for i, p in enumerate(question.rubric, start=1) if overlap_score(p, text)[0] >= POINT_STATED}
+        covered = set(draft.covered_points) | stated
+        comment = draft.comment.strip()
+        overlooked = sorted(stated - set(draft.covered_points))
+        if overlooked:
+            points = "; ".join(question.rubric[i - 1] for i in overlooked)
+            comment = f"{comment} (Credited because your answer states it: {points}.)".strip()
         follow_up = draft.follow_up_question.strip() or "Can you give a concrete example from your own work?"
-        return result(
-            [i in covered for i in range(1, len(question.rubric) + 1)], draft.comment.strip(), follow_up, "model"
-        )
+        return result([i in covered for i in range(1, len(question.rubric) + 1)], comment, follow_up, "model")
 
 
 def to_markdown(interview: InterviewSet, now: datetime | None = None) -> str:

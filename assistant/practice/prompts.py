@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from assistant.llm.base import Message
 from assistant.practice.models import LETTERS, InterviewKind, InterviewLevel, QuestionType, QuizLevel
+from assistant.rag.guard import guard_source
 from assistant.rag.retrieval import RetrievedChunk
 
 DATA_RULE = (
@@ -52,7 +53,7 @@ WHAT: dict[QuestionType, str] = {
 
 
 def fence(chunk: RetrievedChunk) -> str:
-    return f"Source: {chunk.label}\n<<<\n{chunk.text.strip()}\n>>>"
+    return f"Source: {chunk.label}\n<<<\n{guard_source(chunk.text).text.strip()}\n>>>"
 
 
 def quiz_messages(

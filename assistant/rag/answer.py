@@ -10,10 +10,14 @@ from pydantic import BaseModel, Field
 from assistant.errors import TutorError
 from assistant.llm.base import ChatModel, Completion, Message, Usage
 from assistant.rag.citations import attribute, cited_numbers
+from assistant.rag.guard import guard_question, guard_source
 from assistant.rag.prompts import DECLINE_TEXT, answer_messages
 from assistant.rag.retrieval import RetrievedChunk, Retriever
 
 MAX_QUESTION_CHARS = 4000
+ONLY_INSTRUCTIONS_TEXT = (
+    "Your message only asked me to change my rules or role, which I keep. Ask me a question about the roadmap instead."
+)
 
 
 class Citation(BaseModel):
@@ -50,6 +54,9 @@ class Answer(BaseModel):
     model: str
     declined: bool = False
     attributed: bool = False  # some [n] markers were added by source attribution
+    ignored_instructions: list[str] = Field(
+        default_factory=list, description="override attempts found in the question or sources and not followed"
+    )
 
 
 class AnswerStream:
@@ -89,10 +96,16 @@ class AnswerService:
         self, question: str, history: list[Message] | None = None
     ) -> tuple[list[RetrievedChunk], list[Message]]:
         """Retrieve and build the exact messages the model would see (evals fingerprint these)."""
-        question = self._validate(question)
+        question = guard_question(self._validate(question)).text
+        if not question:  # nothing but instructions to the assistant
+            return [], []
         chunks = self.retriever.retrieve(self._search_query(question, history))
         relevant = [c for c in chunks if c.score >= self.min_score]
         return relevant, answer_messages(question, relevant, history)
+
+    @staticmethod
+    def _ignored(question: str, chunks: list[RetrievedChunk]) -> list[str]:
+        return guard_question(question).removed + [r for c in chunks for r in guard_source(c.text).removed]
 
     def _finish(self, question: str, chunks: list[RetrievedChunk], completion: Completion) -> Answer:
         raw = completion.text.strip()
@@ -109,12 +122,16 @@ class AnswerService:
             latency_s=completion.latency_s,
             provider=completion.provider,
             model=completion.model,
+            ignored_instructions=self._ignored(question, chunks),
         )
 
     def _declined(self, question: str, started: float) -> Answer:
+        ignored = guard_question(question).removed
+        only_instructions = bool(ignored) and not guard_question(question).text
         return Answer(
             question=question,
-            text=DECLINE_TEXT,
+            text=ONLY_INSTRUCTIONS_TEXT if only_instructions else DECLINE_TEXT,
+            ignored_instructions=ignored,
             citations=[],
             retrieved=[],
             usage=Usage(source="counted"),

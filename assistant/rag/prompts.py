@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from assistant.llm.base import Message
+from assistant.rag.guard import guard_source
 from assistant.rag.retrieval import RetrievedChunk
 
 ANSWER_SYSTEM = """\
@@ -24,7 +25,7 @@ DECLINE_TEXT = (
 def format_sources(chunks: list[RetrievedChunk]) -> str:
     blocks = []
     for n, chunk in enumerate(chunks, start=1):
-        blocks.append(f"[{n}] {chunk.label}\n<<<\n{chunk.text.strip()}\n>>>")
+        blocks.append(f"[{n}] {chunk.label}\n<<<\n{guard_source(chunk.text).text.strip()}\n>>>")
     return "\n\n".join(blocks)
 
 

@@ -97,6 +97,8 @@ def _closing_text(recording: Recording, out: Path) -> str:
     run, agg = recording.run, recording.scores.aggregate
     k = int(run.retrieval.get("k", 0))
     lines = [f"recorded {len(run.items)} items ({len(run.judged)} judged) in {run.wall_s:.0f} s -> {out}"]
+    if run.rerecorded:
+        lines.append(f"re-recorded at {run.recorded_at} (--stale): {', '.join(run.rerecorded)}")
     lines.append(
         f"retrieval: hit@{k} {run.retrieval.get('hit_at_k', 0):.3f}, recall@{k} "
         f"{run.retrieval.get('recall_at_k', 0):.3f}, MRR {run.retrieval.get('mrr', 0):.3f}"
@@ -136,6 +138,14 @@ def record(
         ),
     ] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Write here instead of <suite>/recordings/.")] = None,
+    stale: Annotated[
+        bool,
+        typer.Option(
+            "--stale",
+            help="Re-record only the items whose messages changed (or that have no recording) and merge them "
+            "into the committed recording; the judged sample is kept.",
+        ),
+    ] = False,
     fresh_judge: Annotated[
         bool, typer.Option("--fresh-judge", help="Judge everything again instead of reusing unchanged judgements.")
     ] = False,
@@ -163,6 +173,7 @@ def record(
         judge_sample=judge_sample,
         out=out,
         reuse_judgements=not fresh_judge,
+        stale_only=stale,
     )
 
     def go() -> tuple[Plan, Recording | None, Path]:
@@ -173,6 +184,10 @@ def record(
         if not as_json:
             typer.echo(_plan_text(plan))
         if dry_run:
+            return plan, None, recorder.out
+        if options.stale_only and not plan.items:
+            if not as_json:
+                typer.echo("nothing is stale: the recording matches what the pipeline would send now")
             return plan, None, recorder.out
         enforce_max_cost(plan.estimate, max_cost)
         with _progress(as_json) as bar:
