@@ -8,6 +8,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PYTHONDONTWRITEBYTECODE := 1
+# llama-cpp-python is built from source. A native build (-march=native) turns on AMX kernels on CPUs that have
+# them, and those crash where the OS or VM does not grant AMX to the process: build for portable AVX2 instead.
+# Override for speed on a machine you control: make setup LLAMA_CMAKE_ARGS=-DGGML_NATIVE=ON
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
 
 .PHONY: help setup system-deps model index run test lint typecheck check evals bench clean
 
@@ -28,6 +32,8 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install -q --upgrade pip setuptools wheel
 	# torch first and pinned: pip takes the local CPU wheel instead of a multi-GB CUDA build
 	$(BIN)/python -m pip install -q -c requirements.lock torch==2.13.0
+	# no wheel cache here: a cached wheel may be a native build from another setup
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install -q --no-cache-dir -c requirements.lock llama-cpp-python
 	$(BIN)/python -m pip install -q -c requirements.lock -e '.[dev]'
 	@touch $(STAMP)
 

@@ -14,10 +14,11 @@ def canonical(messages: list[Message]) -> str:
 
 
 def fingerprint(messages: list[Message]) -> str:
-    return hashlib.sha256(canonical(messages).encode("utf-8")).hexdigest()
+    """The first call's messages plus the template of the one retry an answer may need (invented figures)."""
+    return hashlib.sha256((canonical(messages) + "\n" + prompts.FIGURES_RETRY).encode("utf-8")).hexdigest()
 
 
 def prompt_template_hash() -> str:
     """A short hash of the answer prompt's fixed parts, recorded in run.json for the report."""
-    fixed = json.dumps([prompts.ANSWER_SYSTEM, prompts.DECLINE_TEXT], ensure_ascii=False)
+    fixed = json.dumps([prompts.ANSWER_SYSTEM, prompts.DECLINE_TEXT, prompts.FIGURES_RETRY], ensure_ascii=False)
     return hashlib.sha256(fixed.encode("utf-8")).hexdigest()[:16]

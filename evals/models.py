@@ -58,8 +58,8 @@ class Totals(BaseModel):
     cost_usd: float = 0.0
     seconds: float = 0.0
 
-    def add(self, usage: Usage, cost_usd: float, seconds: float) -> None:
-        self.calls += 1
+    def add(self, usage: Usage, cost_usd: float, seconds: float, calls: int = 1) -> None:
+        self.calls += calls
         self.prompt_tokens += usage.prompt_tokens
         self.completion_tokens += usage.completion_tokens
         self.cost_usd += cost_usd

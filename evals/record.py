@@ -213,7 +213,7 @@ class Recorder:
             chunks, messages = prepare(self.tutor, item)
             answer = self.tutor.answers.ask(item.question, item.history_messages())
             if not answer.declined:
-                totals.add(answer.usage, answer.cost_usd, answer.latency_s)
+                totals.add(answer.usage, answer.cost_usd, answer.latency_s, answer.calls)
             recs[item.id] = RecordedItem(
                 id=item.id,
                 question=item.question,

@@ -12,8 +12,9 @@ _TAG = re.compile(r"<[^>\n]{0,200}>")
 
 
 def safe_markdown(text: str) -> str:
-    """Untrusted text made safe for st.markdown: no images (they would fetch URLs), no HTML tags."""
-    text = _IMAGE.sub(r"\1", text)
+    """Untrusted text made safe for st.markdown: no images (they would fetch URLs), no HTML tags, and no
+    LaTeX (a "$" pair would typeset the text between two prices as maths)."""
+    text = _IMAGE.sub(r"\1", text).replace("$", "\\$")
     return _TAG.sub(lambda m: m.group(0).replace("<", "&lt;").replace(">", "&gt;"), text)
 
 
@@ -38,4 +39,6 @@ def format_answer_footer(answer: Answer) -> str:
     if answer.ignored_instructions:
         n = len(answer.ignored_instructions)
         footer += f" · {n} instruction{'s' if n > 1 else ''} aimed at the assistant not followed"
+    if answer.unsupported_figures:
+        footer += f" · not in the sources, check before relying on: {', '.join(answer.unsupported_figures)}"
     return footer

@@ -10,8 +10,9 @@ from pydantic import BaseModel, Field
 from assistant.errors import TutorError
 from assistant.llm.base import ChatModel, Completion, Message, Usage
 from assistant.rag.citations import attribute, cited_numbers
+from assistant.rag.figures import unsupported_figures
 from assistant.rag.guard import guard_question, guard_source
-from assistant.rag.prompts import DECLINE_TEXT, answer_messages
+from assistant.rag.prompts import DECLINE_TEXT, answer_messages, figures_retry_messages
 from assistant.rag.retrieval import RetrievedChunk, Retriever
 
 MAX_QUESTION_CHARS = 4000
@@ -56,6 +57,10 @@ class Answer(BaseModel):
     attributed: bool = False  # some [n] markers were added by source attribution
     ignored_instructions: list[str] = Field(
         default_factory=list, description="override attempts found in the question or sources and not followed"
+    )
+    calls: int = Field(default=1, description="model calls made for this answer (2 after a figures retry)")
+    unsupported_figures: list[str] = Field(
+        default_factory=list, description="figures in the answer that no source states (shown as unverified)"
     )
 
 
@@ -107,6 +112,10 @@ class AnswerService:
     def _ignored(question: str, chunks: list[RetrievedChunk]) -> list[str]:
         return guard_question(question).removed + [r for c in chunks for r in guard_source(c.text).removed]
 
+    @staticmethod
+    def _invented(question: str, chunks: list[RetrievedChunk], text: str) -> list[str]:
+        return unsupported_figures(text, [question, *(f"{c.label}\n{c.text}" for c in chunks)])
+
     def _finish(self, question: str, chunks: list[RetrievedChunk], completion: Completion) -> Answer:
         raw = completion.text.strip()
         text = attribute(raw, [c.text for c in chunks])
@@ -123,6 +132,7 @@ class AnswerService:
             provider=completion.provider,
             model=completion.model,
             ignored_instructions=self._ignored(question, chunks),
+            unsupported_figures=self._invented(question, chunks, raw),
         )
 
     def _declined(self, question: str, started: float) -> Answer:
@@ -140,6 +150,7 @@ class AnswerService:
             provider=self.llm.provider,
             model=self.llm.model,
             declined=True,
+            calls=0,
         )
 
     def ask(self, question: str, history: list[Message] | None = None) -> Answer:
@@ -148,7 +159,15 @@ class AnswerService:
         if not chunks:
             return self._declined(question.strip(), started)
         completion = self.llm.complete(messages, max_tokens=self.max_tokens)
+        figures = self._invented(question, chunks, completion.text)
+        if figures:  # one retry: small models invent precise-looking numbers when the roadmap has none
+            first = completion
+            retry = figures_retry_messages(messages, figures)
+            completion = self.llm.complete(retry, max_tokens=self.max_tokens)
+            completion.usage = first.usage + completion.usage
+            completion.cost_usd += first.cost_usd
         answer = self._finish(question.strip(), chunks, completion)
+        answer.calls = 2 if figures else 1
         answer.latency_s = time.perf_counter() - started
         return answer
 

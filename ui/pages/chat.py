@@ -36,7 +36,7 @@ def render() -> None:
             st.markdown(safe_markdown(turn["content"]))
             if turn["role"] == "assistant" and turn.get("answer"):
                 show_sources(turn["answer"])
-                st.caption(turn.get("footer", ""))
+                st.caption(safe_markdown(turn.get("footer", "")))
 
     question = st.chat_input("What maths do I need before deep learning?")
     if not question:
@@ -55,7 +55,7 @@ def render() -> None:
         answer = handle.answer.model_dump(mode="json")
         footer = format_answer_footer(handle.answer)
         show_sources(answer)
-        st.caption(footer)
+        st.caption(safe_markdown(footer))
     history.append({"role": "user", "content": question})
     history.append({"role": "assistant", "content": handle.answer.text, "answer": answer, "footer": footer})
 

@@ -1,0 +1,51 @@
+"""Find figures in an answer that none of its sources states.
+
+Small models invent precise-looking numbers (a prize pool, a pass mark, a year) when the roadmap has none.
+A figure is a number of two or more digits, or any number with a currency sign, a percent sign or a
+magnitude word ("$1 million", "5%", "3 billion"). Single bare digits are skipped: list markers and counts
+("3 steps") are common and sources often spell them out; so are numbers inside identifiers, paths and code
+("MLS-C01", "08-mlops", "batch_size=32"). A figure is supported when the same number, with the same
+magnitude word if it has one, appears in a source or in the question.
+"""
+
+from __future__ import annotations
+
+import re
+
+_FIGURE = re.compile(
+    r"(?P<cur>[$€£])?\s?(?<![\w./=@:-])(?P<num>\d(?:[\d,]*\d)?(?:\.\d+)?)(?![\w/-]|\.\w)"
+    r"(?:\s?(?P<pct>%|percent\b)|\s?(?P<mag>thousand|million|billion|trillion|[kmb])\b)?",
+    re.IGNORECASE,
+)
+_ANY_NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
+_CITATION = re.compile(r"\[\d+\]")
+_MAG = {"k": "thousand", "m": "million", "b": "billion"}
+
+
+def _number(raw: str) -> str:
+    return raw.replace(",", "").rstrip(".")
+
+
+def _figures(text: str) -> list[tuple[str, str, str]]:
+    """(as written, number, magnitude word) for every figure worth checking."""
+    found = []
+    for m in _FIGURE.finditer(_CITATION.sub(" ", text)):
+        num = _number(m["num"])
+        mag = _MAG.get((m["mag"] or "").lower(), (m["mag"] or "").lower())
+        marked = bool(m["cur"] or m["pct"] or mag)
+        if len(num.replace(".", "")) < 2 and not marked:
+            continue
+        found.append((m.group(0).strip(), num, mag))
+    return found
+
+
+def unsupported_figures(answer: str, sources: list[str]) -> list[str]:
+    """Figures in ``answer`` that no source states, as written in the answer (deduplicated, in order)."""
+    stated = {(num, mag) for s in sources for _, num, mag in _figures(s)}
+    stated_numbers = {_number(n) for s in sources for n in _ANY_NUMBER.findall(s)}
+    out: list[str] = []
+    for written, num, mag in _figures(answer):
+        ok = (num, mag) in stated if mag else num in stated_numbers
+        if not ok and written not in out:
+            out.append(written)
+    return out
