@@ -158,16 +158,14 @@ class AnswerService:
         chunks, messages = self.prepare(question, history)
         if not chunks:
             return self._declined(question.strip(), started)
-        completion = self.llm.complete(messages, max_tokens=self.max_tokens)
-        figures = self._invented(question, chunks, completion.text)
-        if figures:  # one retry: small models invent precise-looking numbers when the roadmap has none
-            first = completion
-            retry = figures_retry_messages(messages, figures)
-            completion = self.llm.complete(retry, max_tokens=self.max_tokens)
-            completion.usage = first.usage + completion.usage
-            completion.cost_usd += first.cost_usd
-        answer = self._finish(question.strip(), chunks, completion)
-        answer.calls = 2 if figures else 1
+        first = self.llm.complete(messages, max_tokens=self.max_tokens)
+        answer = self._finish(question.strip(), chunks, first)
+        if answer.unsupported_figures:  # one retry: small models invent precise numbers the roadmap lacks
+            retry = figures_retry_messages(messages, answer.unsupported_figures)
+            second = self.llm.complete(retry, max_tokens=self.max_tokens)
+            second.usage, second.cost_usd = first.usage + second.usage, first.cost_usd + second.cost_usd
+            answer = self._finish(question.strip(), chunks, second)
+            answer.calls = 2
         answer.latency_s = time.perf_counter() - started
         return answer
 

@@ -14,16 +14,15 @@ import re
 
 _FIGURE = re.compile(
     r"(?P<cur>[$€£])?\s?(?<![\w./=@:-])(?P<num>\d(?:[\d,]*\d)?(?:\.\d+)?)(?![\w/-]|\.\w)"
-    r"(?:\s?(?P<pct>%|percent\b)|\s?(?P<mag>thousand|million|billion|trillion|[kmb])\b)?",
+    r"(?:\s?(?P<pct>%|percent\b)|\s?(?P<mag>thousand|million|billion|trillion)\b)?",
     re.IGNORECASE,
 )
 _ANY_NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 _CITATION = re.compile(r"\[\d+\]")
-_MAG = {"k": "thousand", "m": "million", "b": "billion"}
 
 
 def _number(raw: str) -> str:
-    return raw.replace(",", "").rstrip(".")
+    return raw.replace(",", "")
 
 
 def _figures(text: str) -> list[tuple[str, str, str]]:
@@ -31,7 +30,7 @@ def _figures(text: str) -> list[tuple[str, str, str]]:
     found = []
     for m in _FIGURE.finditer(_CITATION.sub(" ", text)):
         num = _number(m["num"])
-        mag = _MAG.get((m["mag"] or "").lower(), (m["mag"] or "").lower())
+        mag = (m["mag"] or "").lower()
         marked = bool(m["cur"] or m["pct"] or mag)
         if len(num.replace(".", "")) < 2 and not marked:
             continue
