@@ -64,7 +64,7 @@ class RecordOptions(BaseModel):
     judge_sample: int | None = Field(None, ge=0)
     out: Path | None = None  # default: the suite's recordings/
     reuse_judgements: bool = True  # keep cached judge calls for unchanged answers (same judge model)
-    stale_only: bool = False  # re-record only stale or missing items and merge them into the recording
+    stale_only: bool = False  # re-record only stale or missing items (or those named) and merge them in
 
 
 class Plan(BaseModel):
@@ -164,7 +164,8 @@ class Recorder:
 
     # -- before starting ------------------------------------------------------------------------
     def _select_stale(self) -> None:
-        """With ``stale_only``: keep the items whose messages changed since the recording, or that have none."""
+        """With ``stale_only``: keep the items whose messages changed since the recording, or that have none;
+        items named in ``options.items`` are all kept."""
         if not self.options.stale_only or self._previous is not None:
             return
         previous = Recording.load(self.out)
@@ -179,6 +180,8 @@ class Recorder:
             )
         recorded = {r.id: r.fingerprint for r in previous.items}
         self._previous = previous
+        if self.options.items:  # named items are re-recorded even when unchanged (e.g. after a post-processing fix)
+            return
         self.items = [i for i in self.items if recorded.get(i.id) != fingerprint(prepare(self.tutor, i)[1])]
 
     def plan(self) -> Plan:
@@ -212,7 +215,7 @@ class Recorder:
         for n, item in enumerate(self.items, start=1):
             chunks, messages = prepare(self.tutor, item)
             answer = self.tutor.answers.ask(item.question, item.history_messages())
-            if not answer.declined:
+            if answer.calls:
                 totals.add(answer.usage, answer.cost_usd, answer.latency_s, answer.calls)
             recs[item.id] = RecordedItem(
                 id=item.id,

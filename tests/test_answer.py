@@ -9,9 +9,10 @@ import pytest
 
 from assistant.errors import TutorError
 from assistant.rag.citations import attribute
+from assistant.rag.prompts import DECLINE_TEXT
 from assistant.services import Tutor
 from tests.conftest import ingest_folder
-from ui.render import format_answer_footer
+from ui.render import format_answer_footer, format_sources
 
 
 @pytest.fixture
@@ -123,7 +124,7 @@ def test_cli_ask_json_against_openai_compatible_server(fake_openai, mini_corpus,
     assert fake_openai.api_key not in proc.stdout + proc.stderr
 
 
-def test_an_invented_figure_gets_one_retry_then_is_flagged(tutor, fake_openai):
+def test_an_invented_figure_gets_one_retry_then_is_left_out(tutor, fake_openai):
     replies = iter(["Linear algebra courses cost $300 [1].", "The roadmap does not cover course prices."])
     fake_openai.responder = lambda body: next(replies)
     answer = tutor.answers.ask("How much does a linear algebra course cost?")
@@ -140,12 +141,22 @@ def test_an_invented_figure_gets_one_retry_then_is_flagged(tutor, fake_openai):
         sum(len(m["content"].split()) for m in r["messages"]) for r in fake_openai.requests
     )
 
+    # the retry repeats the figure and nothing else: declined, the figure not shown as an answer
     fake_openai.requests.clear()
     fake_openai.responder = lambda body: "It costs $300 [1]."
     answer = tutor.answers.ask("How much does a linear algebra course cost?")
     assert len(fake_openai.requests) == 2  # still one retry only
-    assert answer.unsupported_figures == ["$300"]
-    assert "check before relying on: $300" in format_answer_footer(answer)
+    assert answer.declined and answer.text == DECLINE_TEXT and answer.citations == [] and answer.calls == 2
+    assert answer.unsupported_figures == ["$300"] and answer.left_out == 1
+    assert "left out 1 sentence stating figures the sources do not give: $300" in format_answer_footer(answer)
+    assert format_sources(answer) == ""
+
+    # a cited sentence without the figure stays; the sentence stating it goes
+    fake_openai.requests.clear()
+    fake_openai.responder = lambda body: "Linear algebra comes first [1]. A course costs $300 [1]. Practise daily."
+    answer = tutor.answers.ask("How much does a linear algebra course cost?")
+    assert answer.text == "Linear algebra comes first [1]. Practise daily." and not answer.declined
+    assert [c.n for c in answer.citations] == [1] and answer.left_out == 1
 
 
 def test_a_streamed_answer_flags_invented_figures_without_a_retry(tutor, fake_openai):

@@ -233,6 +233,8 @@ def test_stale_rerecords_only_changed_items_and_the_merge_replays(fake, embedder
     assert result.failures == [] and result.aggregate == merged.scores.aggregate
     again = Recorder(settings, suite, RecordOptions(stale_only=True), embedder=embedder)
     assert again.plan().items == []  # up to date now
+    named = Recorder(settings, suite, RecordOptions(stale_only=True, items=[first.run.items[0]]), embedder=embedder)
+    assert named.plan().items == [first.run.items[0]]  # named items are re-recorded though unchanged
 
 
 def test_stale_refuses_repeats():

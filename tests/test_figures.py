@@ -1,6 +1,6 @@
 """Figures an answer states that its sources do not (invented prize pools, pass marks, years)."""
 
-from assistant.rag.figures import unsupported_figures
+from assistant.rag.figures import unsupported_figures, without_figures
 
 SOURCES = [
     "The exam costs about 150 USD and launched in 2024. Aim for recall@10 above the baseline.",
@@ -30,3 +30,10 @@ def test_list_markers_counts_and_identifiers_are_not_figures():
 def test_figures_from_the_question_count_as_stated():
     answer = "The sources do not give the score out of 1000 needed to pass."
     assert unsupported_figures(answer, [*SOURCES, "What score out of 1000 do I need?"]) == []
+
+
+def test_without_figures_leaves_out_only_the_sentences_that_state_them():
+    text = "Kaggle runs competitions [1]. The top prize was $1 million [2].\n- It began in 2010.\n- Practise often [1]."
+    kept, left_out = without_figures(text, ["$1 million", "2010"])
+    assert kept == "Kaggle runs competitions [1].\n- Practise often [1]." and left_out == 2
+    assert without_figures("Nothing to drop [1].", ["$5"]) == ("Nothing to drop [1].", 0)

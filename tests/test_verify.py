@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 
 from assistant.practice.drafts import McqDraft, ShortDraft, TrueFalseDraft, schema_of
-from assistant.practice.interview import InterviewService, grounded_points
+from assistant.practice.interview import InterviewService
 from assistant.practice.models import Citation, InterviewSet, Question, Quiz, stable_id
 from assistant.practice.quiz import QuizRequest, QuizService
 from assistant.practice.structured import parse_json_object
@@ -232,18 +232,6 @@ def test_recorded_interview_is_grounded_with_a_mock_round_trip(tmp_path):
     assert service.feedback(again.questions[0], data["mock"]["answer"]).model_dump(mode="json") == feedback
     # the recorded answer states rubric point 1 nearly word for word; the model missed it, the check does not
     assert feedback["covered"] == [made.questions[0].rubric[0]] and feedback["score"] > 0
-
-
-def test_grounded_points_keep_only_supported_rubric_points():
-    from assistant.rag.retrieval import RetrievedChunk
-
-    chunk = RetrievedChunk(
-        id="c", text=SOURCE, score=1, source="s", doc_id="d", title="t", heading="h", heading_path="h"
-    )
-    kept = grounded_points(
-        ["Lasso selects features", "Quantum tunnelling speeds training", "lasso selects features"], [chunk]
-    )
-    assert [p for p, _ in kept] == ["Lasso selects features"]
 
 
 def test_draft_schemas_are_flat_for_the_grammar():

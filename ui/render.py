@@ -39,6 +39,12 @@ def format_answer_footer(answer: Answer) -> str:
     if answer.ignored_instructions:
         n = len(answer.ignored_instructions)
         footer += f" · {n} instruction{'s' if n > 1 else ''} aimed at the assistant not followed"
-    if answer.unsupported_figures:
+    if answer.unsupported_figures and answer.left_out:
+        n = answer.left_out
+        footer += (
+            f" · left out {n} sentence{'s' if n > 1 else ''} stating figures the sources do not give:"
+            f" {', '.join(answer.unsupported_figures)}"
+        )
+    elif answer.unsupported_figures:
         footer += f" · not in the sources, check before relying on: {', '.join(answer.unsupported_figures)}"
     return footer

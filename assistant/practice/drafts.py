@@ -51,8 +51,12 @@ class GradeDraft(BaseModel):
 
 
 class InterviewDraft(BaseModel):
+    """The rubric is chosen, not written: numbers of source statements, so every point is grounded."""
+
     question: str
-    key_points: list[str] = Field(min_length=3, max_length=5)
+    key_points: list[int] = Field(
+        min_length=3, max_length=5, description="numbers of the statements a strong answer covers"
+    )
 
 
 class FeedbackDraft(BaseModel):

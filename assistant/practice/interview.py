@@ -1,9 +1,11 @@
 """Practice interview questions grounded in the roadmap, mock-interview feedback, Markdown export.
 
-Each question is drafted from one or two retrieved chunks with a rubric of key points; points that
-the chunks do not ground are dropped, and a question left with fewer than ``MIN_RUBRIC`` grounded
-points (or repeating an earlier one) is dropped and regenerated within a bound. Feedback scores an
-answer against the rubric, names what was missing, suggests a follow-up question and cites sources.
+Each question is drafted from one or two retrieved chunks. The rubric is chosen, not written: the
+model sees the chunks' statements numbered and picks the ones a strong answer covers, so every rubric
+point is a sentence of the roadmap (a small model asked to write points writes generic advice). A
+draft left with fewer than ``MIN_RUBRIC`` valid statements, or repeating an earlier question, is
+dropped and regenerated within a bound. Feedback scores an answer against the rubric, names what was
+missing, suggests a follow-up question and cites sources.
 """
 
 from __future__ import annotations
@@ -30,21 +32,25 @@ from assistant.practice.models import (
     stable_id,
 )
 from assistant.practice.prompts import feedback_messages, interview_messages
-from assistant.practice.sources import NothingRelevantError, find_material, ref_of
+from assistant.practice.sources import NothingRelevantError, find_material, key_sentences, ref_of
 from assistant.practice.structured import Meter, complete_structured
-from assistant.practice.verify import DUPLICATE_MATCH, grounding, normalize
+from assistant.practice.verify import DUPLICATE_MATCH, content_words, normalize, word_stem
+from assistant.rag.guard import SOURCE_MARKER, guard_source
 from assistant.rag.retrieval import RetrievedChunk, Retriever
 from assistant.roadmap import Roadmap
 
 MAX_QUESTIONS = 20
 MIN_RUBRIC = 2
-POINT_GROUNDING = 0.5
+MAX_RUBRIC = 5
+STATEMENT_WORDS = 6  # a rubric point holds one idea: shorter lines are headings or fragments
+STATEMENTS_PER_CHUNK = 8  # keeps the prompt short; the first sentences of a section carry its ideas
 # A rubric point whose content words the answer mostly repeats counts as covered even when the model's
 # feedback misses it (small models do): a learner who states the point is never scored 0 for it.
 POINT_STATED = 0.6
 DRAFT_TOKENS = 320
 FEEDBACK_TOKENS = 240
 CHUNKS_PER_QUESTION = 2
+BEHAVIOURAL_ADVICE = "behavioural interview"  # a roadmap topic by that name is used as it is
 KINDS: dict[InterviewLevel, list[InterviewKind]] = {
     "junior": ["conceptual", "applied", "conceptual", "behavioural", "applied"],
     "mid": ["conceptual", "applied", "system-design", "behavioural"],
@@ -58,21 +64,44 @@ STAGE_LEVELS: dict[InterviewLevel, tuple[str, ...]] = {
 Progress = Callable[[str, int, int], None]
 
 
+def on_question(point: str, question: str) -> bool:
+    """A rubric point shares at least one content word (by prefix) with the question it belongs to."""
+    asked = {word_stem(w) for w in content_words(question)}
+    return any(word_stem(w) in asked for w in content_words(point))
+
+
+def draft_budget(n: int) -> int:
+    """How many drafts may be made for ``n`` questions: each dropped draft is replaced, within this bound."""
+    return max(n + 2, round(n * 1.6))
+
+
 def _check_n(n: int) -> None:
     if not 1 <= n <= MAX_QUESTIONS:
         raise TutorError(f"--n must be between 1 and {MAX_QUESTIONS}.", f"pass --n 1..{MAX_QUESTIONS}.")
 
 
-def grounded_points(points: list[str], chunks: list[RetrievedChunk]) -> list[tuple[str, RetrievedChunk]]:
-    """Rubric points with the chunk that best grounds each; ungrounded or repeated points left out."""
-    kept: list[tuple[str, RetrievedChunk]] = []
-    for point in (p.strip() for p in points):
-        if not point or any(fuzz.ratio(normalize(point), normalize(k)) >= 90 for k, _ in kept):
-            continue
-        best = max(chunks, key=lambda c: grounding(point, c.text))
-        if grounding(point, best.text) >= POINT_GROUNDING:
-            kept.append((point, best))
-    return kept
+def statements_of(chunks: list[RetrievedChunk]) -> list[tuple[str, RetrievedChunk]]:
+    """The statements a rubric can be chosen from, in order, numbered from 1 in the prompt.
+
+    Instructions planted in a chunk are removed first, so they can never become rubric points.
+    """
+    found: list[tuple[str, RetrievedChunk]] = []
+    for chunk in chunks:
+        text = guard_source(chunk.text).text.replace(SOURCE_MARKER, "")
+        sentences = key_sentences(text, min_words=STATEMENT_WORDS)
+        for sentence in sentences[:STATEMENTS_PER_CHUNK]:
+            if all(normalize(sentence) != normalize(s) for s, _ in found):
+                found.append((sentence, chunk))
+    return found
+
+
+def rubric_of(numbers: list[int], statements: list[tuple[str, RetrievedChunk]]) -> list[tuple[str, RetrievedChunk]]:
+    """The chosen statements, in the model's order; numbers out of range or repeated are skipped."""
+    picked: list[tuple[str, RetrievedChunk]] = []
+    for n in numbers:
+        if 1 <= n <= len(statements) and statements[n - 1] not in picked:
+            picked.append(statements[n - 1])
+    return picked[:MAX_RUBRIC]
 
 
 class InterviewService:
@@ -114,19 +143,26 @@ class InterviewService:
                 break
         return picked or ["machine learning engineering"]
 
-    def _material(
-        self, query: str, kind: InterviewKind, cache: dict[str, list[RetrievedChunk]]
+    def _material(self, query: str, cache: dict[str, list[RetrievedChunk]]) -> list[RetrievedChunk]:
+        if query not in cache:
+            cache[query] = find_material(self.retriever, query, roadmap=self.roadmap, min_score=self.min_score)
+        return cache[query]
+
+    def _chunks(
+        self, subject: str, kind: InterviewKind, attempt_no: int, cache: dict[str, list[RetrievedChunk]]
     ) -> list[RetrievedChunk]:
-        key = f"{kind}:{query}"
-        if key not in cache:
-            search = f"{query} behavioural interview" if kind == "behavioural" else query
+        """The material of one draft: the subject's chunks, rotated on each new attempt; a behavioural
+        question also gets the roadmap's advice on behavioural answers, the rubric it is judged by."""
+        found = self._material(subject, cache)
+        start = (attempt_no * CHUNKS_PER_QUESTION) % len(found)
+        chunks = (found[start:] + found[:start])[:CHUNKS_PER_QUESTION]
+        if kind == "behavioural":
             try:
-                cache[key] = find_material(self.retriever, search, roadmap=self.roadmap, min_score=self.min_score)
+                advice = self._material(BEHAVIOURAL_ADVICE, cache)[:1]
             except NothingRelevantError:
-                if kind != "behavioural":
-                    raise
-                cache[key] = find_material(self.retriever, query, roadmap=self.roadmap, min_score=self.min_score)
-        return cache[key]
+                advice = []
+            chunks = list({c.id: c for c in [*advice, *chunks]}.values())[:CHUNKS_PER_QUESTION]
+        return chunks
 
     def estimate(
         self,
@@ -137,7 +173,8 @@ class InterviewService:
         n: int = 5,
         mock: bool = False,
     ) -> CostEstimate:
-        """Before any call: ``n`` question drafts (and ``n`` feedback calls for a mock interview).
+        """Before any call: at most ``draft_budget(n)`` question drafts (and ``n`` feedback calls for a
+        mock interview): an upper bound, as drafts are only added when verification drops one.
 
         The drafts are estimated on the topic's own material (a topic with none raises
         NothingRelevantError here, before anything is sent), otherwise on general roadmap material.
@@ -152,9 +189,16 @@ class InterviewService:
             chunks = []
         chunks = chunks[:CHUNKS_PER_QUESTION]
         estimator = CostEstimator(f"{level} interview questions ({n})")
-        messages = interview_messages(chunks, topic=query, level=level, kind=kind or KINDS[level][0], avoid=[])
+        messages = interview_messages(statements_of(chunks), topic=query, level=level, kind=kind or KINDS[level][0])
         schema = schema_of(InterviewDraft)
-        estimator.chat(self.llm, messages, DRAFT_TOKENS, json_schema=schema, label="question drafts", repeat=n)
+        estimator.chat(
+            self.llm,
+            messages,
+            DRAFT_TOKENS,
+            json_schema=schema,
+            label="question drafts (at most)",
+            repeat=draft_budget(n),
+        )
         if mock:
             answer = "x " * 150  # a typical spoken answer, about 150 words
             rubric = ["a key point a strong answer covers"] * 4
@@ -183,11 +227,11 @@ class InterviewService:
         topics = self._topics(level, topic, n)
         cache: dict[str, list[RetrievedChunk]] = {}
         if topic:  # fail early, with the nearest topics, when the given topic has no material
-            self._material(topics[0], kind or "conceptual", cache)
+            self._material(topics[0], cache)
         meter = Meter()
         accepted: list[InterviewQuestion] = []
         reasons: Counter[str] = Counter()
-        budget, drafted = max(n + 2, round(n * 1.6)), 0
+        budget, drafted = draft_budget(n), 0
         note = ""
         while len(accepted) < n and drafted < budget:
             if max_cost is not None and meter.usage.cost_usd >= max_cost:
@@ -200,15 +244,15 @@ class InterviewService:
             if progress:
                 progress("generate", len(accepted), n)
             try:
-                found = self._material(subject, this_kind, cache)
+                chunks = self._chunks(subject, this_kind, attempt_no, cache)
             except NothingRelevantError:
                 reasons["no-material"] += 1
                 continue
-            start = (attempt_no * CHUNKS_PER_QUESTION) % len(found)
-            chunks = (found[start:] + found[:start])[:CHUNKS_PER_QUESTION]
-            messages = interview_messages(
-                chunks, topic=subject, level=level, kind=this_kind, avoid=[q.question for q in accepted]
-            )
+            statements = statements_of(chunks)
+            if len(statements) < MIN_RUBRIC:
+                reasons["thin-material"] += 1
+                continue
+            messages = interview_messages(statements, topic=subject, level=level, kind=this_kind)
             try:
                 draft = complete_structured(
                     self.llm,
@@ -224,11 +268,15 @@ class InterviewService:
                 reasons["unusable-output"] += 1
                 continue
             question = draft.question.strip()
-            points = grounded_points(draft.key_points, chunks)
+            chosen = rubric_of(draft.key_points, statements)
+            # a behavioural answer is judged by how the story is told, not by the question's words
+            points = chosen if this_kind == "behavioural" else [p for p in chosen if on_question(p[0], question)]
             if not question or len(question) > 600:
                 reasons["malformed-question"] += 1
+            elif len(chosen) < MIN_RUBRIC:
+                reasons["rubric-invalid"] += 1
             elif len(points) < MIN_RUBRIC:
-                reasons["rubric-not-grounded"] += 1
+                reasons["rubric-off-question"] += 1
             elif any(
                 fuzz.token_sort_ratio(normalize(question), normalize(q.question)) >= DUPLICATE_MATCH for q in accepted
             ):
@@ -321,7 +369,7 @@ class InterviewService:
         comment = draft.comment.strip()
         overlooked = sorted(stated - set(draft.covered_points))
         if overlooked:
-            points = "; ".join(question.rubric[i - 1] for i in overlooked)
+            points = "; ".join(question.rubric[i - 1].rstrip(".:; ") for i in overlooked)
             comment = f"{comment} (Credited because your answer states it: {points}.)".strip()
         follow_up = draft.follow_up_question.strip() or "Can you give a concrete example from your own work?"
         return result([i in covered for i in range(1, len(question.rubric) + 1)], comment, follow_up, "model")

@@ -148,7 +148,7 @@ def grade_messages(source_text: str, question: str, expected: str, response: str
 
 INTERVIEW_SYSTEM = f"""\
 You are an experienced interviewer for machine-learning engineer roles. You write practice interview
-questions grounded in the study material you are given, with the key points a strong answer covers.
+questions grounded in the study material you are given, and choose the statements a strong answer covers.
 {DATA_RULE}
 Reply with one JSON object only."""
 
@@ -166,19 +166,35 @@ LEVEL_FOCUS: dict[InterviewLevel, str] = {
 
 
 def interview_messages(
-    chunks: list[RetrievedChunk], *, topic: str, level: InterviewLevel, kind: InterviewKind, avoid: list[str]
+    statements: list[tuple[str, RetrievedChunk]],
+    *,
+    topic: str,
+    level: InterviewLevel,
+    kind: InterviewKind,
 ) -> list[Message]:
-    sources = "\n\n".join(f"[{i}] {fence(c)}" for i, c in enumerate(chunks, start=1))
+    """The source statements, numbered across sources; the model picks the rubric by number.
+
+    Earlier questions are not listed to be avoided: a small model copies them instead. Each draft gets
+    other material, and repeats are dropped after generation.
+    """
+    blocks: list[str] = []
+    label = None
+    for n, (statement, chunk) in enumerate(statements, start=1):
+        if chunk.label != label:
+            blocks += [">>>"] if label is not None else []
+            blocks += ["", f"Source: {chunk.label}", "<<<"]
+            label = chunk.label
+        blocks.append(f"{n}. {statement}")
+    blocks.append(">>>")
     lines = [
-        sources,
+        "Numbered statements from the study material:",
+        *blocks[1:],
         "",
         f"Write one {kind} interview question about {topic}. {KIND_HINTS[kind]} {LEVEL_FOCUS[level]}",
         "Fields:",
         "- question: the question as the interviewer would ask it.",
-        "- key_points: 3 to 5 short points a strong answer covers. Take every point from the sources above.",
+        "- key_points: the numbers of the 3 to 5 statements above that a strong answer to your question covers.",
     ]
-    if avoid:
-        lines += ["Ask something different from these questions:", *[f"- {a}" for a in avoid[-8:]]]
     return [Message(role="system", content=INTERVIEW_SYSTEM), Message(role="user", content="\n".join(lines))]
 
 

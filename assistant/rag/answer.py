@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from assistant.errors import TutorError
 from assistant.llm.base import ChatModel, Completion, Message, Usage
 from assistant.rag.citations import attribute, cited_numbers
-from assistant.rag.figures import unsupported_figures
+from assistant.rag.figures import unsupported_figures, without_figures
 from assistant.rag.guard import guard_question, guard_source
 from assistant.rag.prompts import DECLINE_TEXT, answer_messages, figures_retry_messages
 from assistant.rag.retrieval import RetrievedChunk, Retriever
@@ -60,8 +60,10 @@ class Answer(BaseModel):
     )
     calls: int = Field(default=1, description="model calls made for this answer (2 after a figures retry)")
     unsupported_figures: list[str] = Field(
-        default_factory=list, description="figures in the answer that no source states (shown as unverified)"
+        default_factory=list,
+        description="figures no source states: marked as unverified, or left out together with their sentences",
     )
+    left_out: int = Field(default=0, description="sentences left out because they stated unsupported figures")
 
 
 class AnswerStream:
@@ -153,6 +155,23 @@ class AnswerService:
             calls=0,
         )
 
+    @staticmethod
+    def _leave_out_figures(answer: Answer, chunks: list[RetrievedChunk]) -> Answer:
+        """After the retry still states figures no source gives: drop those sentences; decline if nothing
+        cited is left (the model had no facts to give, only invented ones)."""
+        text, left_out = without_figures(answer.text, answer.unsupported_figures)
+        numbers = cited_numbers(text, len(chunks))
+        if not numbers:
+            text, numbers = DECLINE_TEXT, []
+        return answer.model_copy(
+            update={
+                "text": text,
+                "citations": [Citation.of(n, chunks[n - 1]) for n in numbers],
+                "declined": not numbers,
+                "left_out": left_out,
+            }
+        )
+
     def ask(self, question: str, history: list[Message] | None = None) -> Answer:
         started = time.perf_counter()
         chunks, messages = self.prepare(question, history)
@@ -166,6 +185,8 @@ class AnswerService:
             second.usage, second.cost_usd = first.usage + second.usage, first.cost_usd + second.cost_usd
             answer = self._finish(question.strip(), chunks, second)
             answer.calls = 2
+            if answer.unsupported_figures:
+                answer = self._leave_out_figures(answer, chunks)
         answer.latency_s = time.perf_counter() - started
         return answer
 

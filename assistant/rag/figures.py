@@ -6,6 +6,9 @@ magnitude word ("$1 million", "5%", "3 billion"). Single bare digits are skipped
 ("3 steps") are common and sources often spell them out; so are numbers inside identifiers, paths and code
 ("MLS-C01", "08-mlops", "batch_size=32"). A figure is supported when the same number, with the same
 magnitude word if it has one, appears in a source or in the question.
+
+When an answer still states such figures after the one retry, ``without_figures`` leaves out the
+sentences that state them; the answer service declines when nothing cited is left.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ _FIGURE = re.compile(
 )
 _ANY_NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 _CITATION = re.compile(r"\[\d+\]")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"'$€£])")
 
 
 def _number(raw: str) -> str:
@@ -48,3 +52,20 @@ def unsupported_figures(answer: str, sources: list[str]) -> list[str]:
         if not ok and written not in out:
             out.append(written)
     return out
+
+
+def without_figures(answer: str, figures: list[str]) -> tuple[str, int]:
+    """``answer`` without the sentences that state any of ``figures`` (lines kept), and how many went."""
+    unwanted = set(figures)
+    lines: list[str] = []
+    left_out = 0
+    for line in answer.splitlines():
+        kept = []
+        for sentence in _SENTENCE.split(line):
+            if any(written in unwanted for written, _, _ in _figures(sentence)):
+                left_out += 1
+            else:
+                kept.append(sentence)
+        if " ".join(kept).strip() or not line.strip():
+            lines.append(" ".join(kept).rstrip())
+    return "\n".join(lines).strip(), left_out

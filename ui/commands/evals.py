@@ -143,7 +143,7 @@ def record(
         typer.Option(
             "--stale",
             help="Re-record only the items whose messages changed (or that have no recording) and merge them "
-            "into the committed recording; the judged sample is kept.",
+            "into the committed recording; the judged sample is kept. With --items: re-record exactly those.",
         ),
     ] = False,
     fresh_judge: Annotated[
