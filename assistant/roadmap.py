@@ -62,6 +62,9 @@ class StageMeta(BaseModel):
     estimated_hours: int = Field(ge=1, le=2000)
     topics: list[str] = Field(min_length=1)
     prerequisites: list[str] = Field(default_factory=list)
+    interview_skip: list[str] = Field(
+        default_factory=list, description="topics mock interviews leave out unless asked (careers, course lists)"
+    )
 
 
 class Stage(StageMeta):
@@ -125,6 +128,9 @@ class Roadmap(BaseModel):
                     found.append(f"{s.path}: topic id '{t}' is not kebab-case")
                 if t not in s.headings:
                     found.append(f"{s.path}: topic '{t}' has no '## ' heading with that slug")
+            found += [
+                f"{s.path}: interview_skip names unknown topic '{t}'" for t in s.interview_skip if t not in s.topics
+            ]
             for p in s.prerequisites:
                 if p not in known:
                     found.append(f"{s.path}: unknown prerequisite '{p}'")

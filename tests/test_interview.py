@@ -55,6 +55,18 @@ def test_without_a_topic_questions_spread_over_stages_fit_for_the_level(tutor, f
     assert len({q.sources[0].chunk_id for q in made.questions}) == 3  # different material each time
 
 
+def test_without_a_topic_career_and_course_list_topics_are_left_out():
+    from assistant.practice.interview import InterviewService
+    from assistant.roadmap import load_roadmap
+
+    roadmap = load_roadmap(REPO / "knowledge")
+    skipped = {s.headings[t] for s in roadmap.stages for t in s.interview_skip}
+    assert "Courses" in skipped and "Salary and job market" in skipped
+    service = InterviewService(None, None, roadmap=roadmap)  # type: ignore[arg-type]
+    picked = service._topics("junior", None, 20)
+    assert len(picked) >= 20 and not skipped & set(picked)
+
+
 def test_unknown_topic_says_so_without_calls(tutor, fake_openai):
     with pytest.raises(NothingRelevantError, match="try a roadmap topic such as"):
         tutor.interviews.generate("mid", topic="knitting patterns for winter scarves", n=2)

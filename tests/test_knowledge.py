@@ -46,7 +46,7 @@ def test_validator_catches_broken_documents(tmp_path):
     meta, body = split_front_matter(good)
     meta.update(id="alpha", stage=1, prerequisites=["beta"])
     (tmp_path / "01-alpha.md").write_text("---\n" + yaml.safe_dump(meta) + "---\n" + body)
-    meta2 = dict(meta, id="beta", stage=2, prerequisites=["alpha"], topics=["no-such-heading"])
+    meta2 = dict(meta, id="beta", stage=2, prerequisites=["alpha"], topics=["no-such-heading"], interview_skip=["zz"])
     (tmp_path / "02-beta.md").write_text(
         "---\n" + yaml.safe_dump(meta2) + "---\n# Beta\n\n## Resources\n\n- [x](ftp://bad) - book, free.\n"
     )
@@ -55,6 +55,7 @@ def test_validator_catches_broken_documents(tmp_path):
     text = "\n".join(problems)
     assert "cycle" in text
     assert "no-such-heading" in text
+    assert "interview_skip names unknown topic 'zz'" in text
     assert "malformed resource line" in text
     assert "03-gamma.md: front matter" in text
 

@@ -131,7 +131,7 @@ class InterviewService:
         picked: list[str] = []
         for wanted in STAGE_LEVELS[level]:
             stages = [s for s in self.roadmap.stages if s.level == wanted]
-            pools = [[s.headings.get(t, t) for t in s.topics] for s in stages]
+            pools = [[s.headings.get(t, t) for t in s.topics if t not in s.interview_skip] for s in stages]
             for pool in pools:
                 self.rng.shuffle(pool)
             self.rng.shuffle(pools)
