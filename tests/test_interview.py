@@ -122,6 +122,23 @@ def test_a_stated_rubric_point_is_credited_even_when_the_model_misses_it(tutor, 
     assert vague.covered == [] and vague.score == 0
 
 
+def test_a_long_rubric_sentence_told_in_the_learners_own_words_is_credited(tutor, model):
+    (q,) = tutor.interviews.generate("junior", topic="ML system design round", n=1).questions
+    kfold = (
+        "k-fold cross-validation splits training data into k folds (usually 5 or 10), trains on k - 1, scores "
+        "the held-out fold, rotates, and reports the mean and standard deviation."
+    )
+    tuning = "Tune with GridSearchCV, RandomizedSearchCV or Optuna; nested cross-validation gives an unbiased score."
+    q = q.model_copy(update={"rubric": [kfold, tuning]})
+    model.blind_feedback = True
+    said = (
+        "You split the data into k folds, train on k-1 of them and validate on the remaining fold, rotating so "
+        "every fold is used once, then average the scores."
+    )
+    feedback = tutor.interviews.feedback(q, said)
+    assert feedback.covered == [kfold] and feedback.missing == [tuning] and feedback.score == 0.5
+
+
 def test_empty_and_unusable_feedback_are_handled(tutor, model, fake_openai):
     (q,) = tutor.interviews.generate("mid", topic="ML system design round", n=1).questions
     calls = len(fake_openai.requests)
