@@ -49,6 +49,11 @@ class RecordedItem(BaseModel):
     provider: str
     model: str
     fingerprint: str  # sha256 of the canonical JSON of the exact messages the LLM saw
+    calls: int | None = None  # model calls made for the answer (None in recordings made before it was kept)
+
+    def counted_calls(self) -> int:
+        """The calls this answer added to the run's totals."""
+        return self.calls if self.calls is not None else (0 if self.declined else 1)
 
 
 class Totals(BaseModel):
@@ -64,6 +69,15 @@ class Totals(BaseModel):
         self.completion_tokens += usage.completion_tokens
         self.cost_usd += cost_usd
         self.seconds += seconds
+
+    def remove(self, item: RecordedItem) -> None:
+        """Take a recorded answer back out (a --stale run replaces it)."""
+        if item.counted_calls():
+            self.calls -= item.counted_calls()
+            self.prompt_tokens -= item.usage.prompt_tokens
+            self.completion_tokens -= item.usage.completion_tokens
+            self.cost_usd -= item.cost_usd
+            self.seconds -= item.latency_s
 
     @property
     def tokens(self) -> int:

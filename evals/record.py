@@ -238,6 +238,7 @@ class Recorder:
                 provider=answer.provider,
                 model=answer.model,
                 fingerprint=fingerprint(messages),
+                calls=answer.calls,
             )
             self.progress("answer", n, len(self.items))
         return recs
@@ -305,6 +306,8 @@ class Recorder:
         golden = load_golden(self.suite.golden_dir)
         answer_totals, judge_totals = previous.run.answers.model_copy(), previous.run.judge.model_copy()
         recs = {r.id: r for r in previous.items if r.id in {g.id for g in golden}}
+        for old in (r for r in previous.items if r.id in redo):  # totals count each item's latest answer once
+            answer_totals.remove(old)
         recs.update(self._answer_all(answer_totals))
         judged = [j for j in previous.run.judged if j in recs]
         cache = JudgeCache(self.out / JUDGE_CACHE, "record")

@@ -151,6 +151,10 @@ def test_an_invented_figure_gets_one_retry_then_is_left_out(tutor, fake_openai):
     assert "left out 1 sentence stating figures the sources do not give: $300" in format_answer_footer(answer)
     assert format_sources(answer) == ""
 
+    # only a bare marker would be left: declined too
+    fake_openai.responder = lambda body: "A course costs $300 and takes 40 hours.\n\n[1]"
+    assert tutor.answers.ask("How much does a linear algebra course cost?").text == DECLINE_TEXT
+
     # a cited sentence without the figure stays; the sentence stating it goes
     fake_openai.requests.clear()
     fake_openai.responder = lambda body: "Linear algebra comes first [1]. A course costs $300 [1]. Practise daily."

@@ -224,7 +224,7 @@ def test_stale_rerecords_only_changed_items_and_the_merge_replays(fake, embedder
     answered = [r for r in fake.requests if "Population Stability" in json.dumps(r) and "Question:" in json.dumps(r)]
     assert len(answered) == 1  # one new answer; the other items were not asked again
     assert merged.run.rerecorded == ["fx-psi"] and merged.run.items == first.run.items
-    assert merged.run.answers.calls == first.run.answers.calls + 1
+    assert merged.run.answers.calls == first.run.answers.calls  # the old answer's call is taken back out
     before, after = {r.id: r for r in first.items}, {r.id: r for r in merged.items}
     assert after["fx-psi"].question.startswith("How should I read")
     assert all(after[i] == before[i] for i in before if i != "fx-psi")

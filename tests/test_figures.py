@@ -37,3 +37,13 @@ def test_without_figures_leaves_out_only_the_sentences_that_state_them():
     kept, left_out = without_figures(text, ["$1 million", "2010"])
     assert kept == "Kaggle runs competitions [1].\n- Practise often [1]." and left_out == 2
     assert without_figures("Nothing to drop [1].", ["$5"]) == ("Nothing to drop [1].", 0)
+
+
+def test_without_figures_keeps_structure_code_and_the_markers_after_a_sentence():
+    listed = "1. The exam costs $300 [1].\n2. It has 65 questions [2].\n3. Practise daily [1]."
+    assert without_figures(listed, ["$300", "65"]) == ("3. Practise daily [1].", 2)
+    assert without_figures("Bias is bad. [1] Studies show 87% of models fail.", ["87%"]) == ("Bias is bad. [1]", 1)
+    assert without_figures("Use e.g. 2023 data [1]. Keep it simple [2].", ["2023"]) == ("Keep it simple [2].", 1)
+    code = "Run it:\n```\nprint(42)\n```\nShipped in 2019 [1]."
+    assert without_figures(code, ["42", "2019"]) == ("Run it:\n```\nprint(42)\n```", 1)
+    assert without_figures("A [1].\n\n$5 is it.\n\nB [1].", ["$5"]) == ("A [1].\n\nB [1].", 1)

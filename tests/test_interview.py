@@ -115,7 +115,10 @@ def test_mock_interview_round_trip(tutor, fake_openai):
 
 def test_a_stated_rubric_point_is_credited_even_when_the_model_misses_it(tutor, model):
     (q,) = tutor.interviews.generate("junior", topic="Behavioural round", n=1, kind="behavioural").questions
+    q = q.model_copy(update={"question": "Tell me about a project you are proud of."})
     model.blind_feedback = True
+    echo = tutor.interviews.feedback(q.model_copy(update={"question": q.rubric[0]}), f"Well: {q.rubric[0]}")
+    assert echo.covered == []  # repeating the question's own words earns nothing
     stated = tutor.interviews.feedback(q, f"In short: {q.rubric[0].lower()}")
     assert stated.graded_by == "model" and stated.covered == [q.rubric[0]] and stated.score > 0
     vague = tutor.interviews.feedback(q, "I would work hard and be a good team player.")
@@ -206,7 +209,7 @@ def test_cli_interview_prints_estimate_and_max_cost_stops_before_any_call(cli_en
     over = runner.invoke(app, ["interview", "--n", "4", "--mock", "--max-cost", "0.0000001", "--json"])
     assert over.exit_code == 2, over.output
     assert "over --max-cost" in over.stderr and "nothing was sent" in over.stderr
-    assert "question drafts (at most): 6 calls" in over.stderr and "feedback: 4 calls" in over.stderr
+    assert "question drafts (at most): 12 calls" in over.stderr and "feedback: 4 calls" in over.stderr
     assert fake_openai.requests == []
     unknown = runner.invoke(app, ["interview", "--topic", "medieval falconry techniques", "--json"])
     assert unknown.exit_code == 2 and unknown.stderr.startswith("error: Nothing in the roadmap index")

@@ -50,9 +50,9 @@ class GradeDraft(BaseModel):
     feedback: str
 
 
+# The rubric is chosen, not written: numbers of source statements, so every point is grounded. (A comment,
+# not a docstring: pydantic would put a docstring into the schema the model is sent.)
 class InterviewDraft(BaseModel):
-    """The rubric is chosen, not written: numbers of source statements, so every point is grounded."""
-
     question: str
     key_points: list[int] = Field(
         min_length=3, max_length=5, description="numbers of the statements a strong answer covers"

@@ -32,7 +32,7 @@ from assistant.practice.models import (
     stable_id,
 )
 from assistant.practice.prompts import feedback_messages, interview_messages
-from assistant.practice.sources import NothingRelevantError, find_material, key_sentences, ref_of
+from assistant.practice.sources import NothingRelevantError, find_material, key_sentences, ref_of, roadmap_topic
 from assistant.practice.structured import Meter, complete_structured
 from assistant.practice.verify import DUPLICATE_MATCH, content_words, normalize, word_stem
 from assistant.rag.guard import SOURCE_MARKER, guard_source
@@ -44,11 +44,13 @@ MIN_RUBRIC = 2
 MAX_RUBRIC = 5
 STATEMENT_WORDS = 6  # a rubric point holds one idea: shorter lines are headings or fragments
 STATEMENTS_PER_CHUNK = 8  # keeps the prompt short; the first sentences of a section carry its ideas
-# A rubric point whose content words the answer at least half repeats counts as covered even when the
-# model's feedback misses it (small models do): a learner who states the point is never scored 0 for it.
-# Half, because points are whole roadmap sentences with asides ("usually 5 or 10") an answer can skip.
-POINT_STATED = 0.5
+# A rubric point the answer restates counts as covered even when the model's feedback misses it (small
+# models do): a learner who states the point is never scored 0 for it. Restating means using 40% of the
+# point's words that the question does not already contain: points are whole roadmap sentences with
+# asides ("usually 5 or 10") an answer can skip, and echoing the question must earn nothing.
+POINT_STATED = 0.4
 DRAFT_TOKENS = 320
+DRAFT_ATTEMPTS = 2  # a draft whose output does not parse is asked again once
 FEEDBACK_TOKENS = 240
 CHUNKS_PER_QUESTION = 2
 BEHAVIOURAL_ADVICE = "behavioural interview"  # a roadmap topic by that name is used as it is
@@ -65,10 +67,22 @@ STAGE_LEVELS: dict[InterviewLevel, tuple[str, ...]] = {
 Progress = Callable[[str, int, int], None]
 
 
+def _stems(text: str) -> set[str]:
+    return {word_stem(w) for w in content_words(text)}
+
+
 def on_question(point: str, question: str) -> bool:
     """A rubric point shares at least one content word (by prefix) with the question it belongs to."""
-    asked = {word_stem(w) for w in content_words(question)}
-    return any(word_stem(w) in asked for w in content_words(point))
+    return bool(_stems(point) & _stems(question))
+
+
+def states_point(point: str, question: str, answer: str) -> bool:
+    """The answer restates the point: at least two, and ``POINT_STATED`` of, the point's content words
+    that are not already in the question (so echoing the question earns nothing)."""
+    asked, said = _stems(question), _stems(answer)
+    words = [w for w in dict.fromkeys(word_stem(w) for w in content_words(point)) if w not in asked]
+    hits = sum(w in said for w in words)
+    return hits >= 2 and hits >= POINT_STATED * len(words) - 1e-9
 
 
 def draft_budget(n: int) -> int:
@@ -98,11 +112,8 @@ def statements_of(chunks: list[RetrievedChunk]) -> list[tuple[str, RetrievedChun
 
 def rubric_of(numbers: list[int], statements: list[tuple[str, RetrievedChunk]]) -> list[tuple[str, RetrievedChunk]]:
     """The chosen statements, in the model's order; numbers out of range or repeated are skipped."""
-    picked: list[tuple[str, RetrievedChunk]] = []
-    for n in numbers:
-        if 1 <= n <= len(statements) and statements[n - 1] not in picked:
-            picked.append(statements[n - 1])
-    return picked[:MAX_RUBRIC]
+    picked = [n for n in dict.fromkeys(numbers) if 1 <= n <= len(statements)]
+    return [statements[n - 1] for n in picked[:MAX_RUBRIC]]
 
 
 class InterviewService:
@@ -162,7 +173,7 @@ class InterviewService:
                 advice = self._material(BEHAVIOURAL_ADVICE, cache)[:1]
             except NothingRelevantError:
                 advice = []
-            chunks = list({c.id: c for c in [*advice, *chunks]}.values())[:CHUNKS_PER_QUESTION]
+            chunks = list({c.id: c for c in [*chunks[:1], *advice]}.values())  # the subject first: its topic
         return chunks
 
     def estimate(
@@ -174,8 +185,8 @@ class InterviewService:
         n: int = 5,
         mock: bool = False,
     ) -> CostEstimate:
-        """Before any call: at most ``draft_budget(n)`` question drafts (and ``n`` feedback calls for a
-        mock interview): an upper bound, as drafts are only added when verification drops one.
+        """Before any call: at most ``draft_budget(n)`` question drafts, each asked at most twice (and ``n``
+        feedback calls for a mock interview): an upper bound; usually about ``n`` calls are made.
 
         The drafts are estimated on the topic's own material (a topic with none raises
         NothingRelevantError here, before anything is sent), otherwise on general roadmap material.
@@ -198,7 +209,7 @@ class InterviewService:
             DRAFT_TOKENS,
             json_schema=schema,
             label="question drafts (at most)",
-            repeat=draft_budget(n),
+            repeat=draft_budget(n) * DRAFT_ATTEMPTS,
         )
         if mock:
             answer = "x " * 150  # a typical spoken answer, about 150 words
@@ -261,7 +272,7 @@ class InterviewService:
                     InterviewDraft,
                     what="interview question",
                     max_tokens=DRAFT_TOKENS,
-                    attempts=2,
+                    attempts=DRAFT_ATTEMPTS,
                     temperature=None if attempt_no == 0 else 0.7,
                     meter=meter,
                 )
@@ -283,13 +294,16 @@ class InterviewService:
             ):
                 reasons["duplicate"] += 1
             else:
-                used = list({c.id: c for _, c in points}.values())
+                # the subject's chunk first (it names the topic and stage the attempt is filed under), then
+                # any other chunk a rubric point comes from
+                chosen_ids = {c.id for _, c in points}
+                used = [c for i, c in enumerate(chunks) if i == 0 or c.id in chosen_ids]
                 accepted.append(
                     InterviewQuestion(
                         id=stable_id("interview", level, question),
                         level=level,
                         kind=this_kind,
-                        topic=ref_of(used[0]).topic or subject,
+                        topic=ref_of(chunks[0]).topic or roadmap_topic(subject, self.roadmap) or subject,
                         question=question,
                         rubric=[p for p, _ in points],
                         sources=[ref_of(c) for c in used],
@@ -365,7 +379,7 @@ class InterviewService:
                 follow_up,
                 "overlap",
             )
-        stated = {i for i, p in enumerate(question.rubric, start=1) if overlap_score(p, text)[0] >= POINT_STATED}
+        stated = {i for i, p in enumerate(question.rubric, start=1) if states_point(p, question.question, text)}
         covered = set(draft.covered_points) | stated
         comment = draft.comment.strip()
         overlooked = sorted(stated - set(draft.covered_points))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 
@@ -9,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from assistant.errors import TutorError
 from assistant.llm.base import ChatModel, Completion, Message, Usage
-from assistant.rag.citations import attribute, cited_numbers
+from assistant.rag.citations import CITE, attribute, cited_numbers
 from assistant.rag.figures import unsupported_figures, without_figures
 from assistant.rag.guard import guard_question, guard_source
 from assistant.rag.prompts import DECLINE_TEXT, answer_messages, figures_retry_messages
@@ -157,11 +158,13 @@ class AnswerService:
 
     @staticmethod
     def _leave_out_figures(answer: Answer, chunks: list[RetrievedChunk]) -> Answer:
-        """After the retry still states figures no source gives: drop those sentences; decline if nothing
-        cited is left (the model had no facts to give, only invented ones)."""
+        """The retry still states figures no source gives: leave out the sentences stating them, and
+        decline when no cited sentence with words is left (an uncited remainder is no answer either)."""
         text, left_out = without_figures(answer.text, answer.unsupported_figures)
+        if not left_out:  # the figures sit in code, which is kept as written: they stay marked unverified
+            return answer
         numbers = cited_numbers(text, len(chunks))
-        if not numbers:
+        if not numbers or not re.search(r"[A-Za-z]{2,}", CITE.sub("", text)):
             text, numbers = DECLINE_TEXT, []
         return answer.model_copy(
             update={

@@ -22,7 +22,10 @@ _FIGURE = re.compile(
 )
 _ANY_NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 _CITATION = re.compile(r"\[\d+\]")
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"'$€£])")
+# A sentence ends at . ! or ?, with any [n] markers right after it, before the next capital, digit or quote.
+_BOUNDARY = re.compile(r"(?<=[.!?])((?:\s*\[\d{1,2}\])*)\s+(?=[A-Z0-9(\"'$€£*_\[])")
+_ABBREVIATION = re.compile(r"\b(?:e\.g|i\.e|etc|vs|cf|approx|no|fig)\.$", re.IGNORECASE)
+_LIST_ITEM = re.compile(r"^(\s*(?:[-*+]|\d+[.)])\s+)")
 
 
 def _number(raw: str) -> str:
@@ -54,18 +57,44 @@ def unsupported_figures(answer: str, sources: list[str]) -> list[str]:
     return out
 
 
+def _sentences(text: str) -> list[str]:
+    """``text`` cut into sentences, each keeping the [n] markers written right after it."""
+    out: list[str] = []
+    start = 0
+    for m in _BOUNDARY.finditer(text):
+        if _ABBREVIATION.search(text[start : m.start()]):
+            continue
+        out.append(text[start : m.start() + len(m.group(1))].strip())
+        start = m.end()
+    out.append(text[start:].strip())
+    return [s for s in out if s]
+
+
 def without_figures(answer: str, figures: list[str]) -> tuple[str, int]:
-    """``answer`` without the sentences that state any of ``figures`` (lines kept), and how many went."""
+    """``answer`` without the sentences that state any of ``figures``, and how many were left out.
+
+    Lines keep their list markers (an item left empty goes whole), code blocks are kept as they are,
+    and the blank lines a removal leaves are collapsed.
+    """
     unwanted = set(figures)
     lines: list[str] = []
     left_out = 0
+    in_code = False
     for line in answer.splitlines():
+        if line.lstrip().startswith("```"):
+            in_code = not in_code
+        if in_code or line.lstrip().startswith("```") or not line.strip():
+            lines.append(line)
+            continue
+        marker = _LIST_ITEM.match(line)
+        prefix = marker.group(1) if marker else ""
         kept = []
-        for sentence in _SENTENCE.split(line):
+        for sentence in _sentences(line[len(prefix) :]):
             if any(written in unwanted for written, _, _ in _figures(sentence)):
                 left_out += 1
             else:
                 kept.append(sentence)
-        if " ".join(kept).strip() or not line.strip():
-            lines.append(" ".join(kept).rstrip())
-    return "\n".join(lines).strip(), left_out
+        if kept:
+            lines.append(prefix + " ".join(kept))
+    text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines))
+    return text.strip(), left_out
