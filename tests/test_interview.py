@@ -7,7 +7,7 @@ from streamlit.testing.v1 import AppTest
 from typer.testing import CliRunner
 
 from assistant.errors import TutorError
-from assistant.practice.interview import on_question, rubric_of, statements_of, to_markdown
+from assistant.practice.interview import on_question, rubric_for, rubric_of, statements_of, to_markdown
 from assistant.practice.progress import ProgressStore, interview_attempt
 from assistant.practice.sources import NothingRelevantError
 from assistant.practice.verify import evidence_in
@@ -88,6 +88,17 @@ def test_rubric_statements_skip_planted_instructions_and_bad_numbers(tutor):
 def test_off_question_points_are_dropped_except_for_behavioural_questions():
     assert on_question("Gradient descent repeats one update.", "How does gradient descent converge?")
     assert not on_question("Monitoring, drift, retraining and feedback loops.", "What is the chain rule?")
+
+
+def test_an_off_question_rubric_is_topped_up_from_the_material_sharing_the_most_words(tutor):
+    chunks = tutor.retriever.retrieve("cross-validation", top_k=1)
+    statements = [(s, chunks[0]) for s in ["Gradient descent repeats one update.", "Monitoring and drift matter."]]
+    statements += [(s, chunks[0]) for s in ["Cross-validation splits data into k folds.", "Each of the k folds of data is held out once."]]
+    question = "How does cross-validation use k folds of the data?"
+    points = rubric_for(question, rubric_of([1, 2], statements), statements, "conceptual")
+    assert [p for p, _ in points] == ["Cross-validation splits data into k folds.", "Each of the k folds of data is held out once."]
+    assert rubric_for(question, rubric_of([2], statements), statements, "behavioural") == [statements[1]]
+    assert rubric_for("What is the chain rule?", [], statements, "conceptual") == []  # nothing shares two words
 
 
 def test_a_behavioural_question_gets_the_roadmaps_advice_on_behavioural_answers(tutor, fake_openai):

@@ -2,8 +2,9 @@
 
 Each question is drafted from one or two retrieved chunks. The rubric is chosen, not written: the
 model sees the chunks' statements numbered and picks the ones a strong answer covers, so every rubric
-point is a sentence of the roadmap (a small model asked to write points writes generic advice). A
-draft left with fewer than ``MIN_RUBRIC`` valid statements, or repeating an earlier question, is
+point is a sentence of the roadmap (a small model asked to write points writes generic advice). Picks
+that share no word with the question are dropped and the rubric topped up from the material
+(``rubric_for``); a draft still under ``MIN_RUBRIC`` points, or repeating an earlier question, is
 dropped and regenerated within a bound. Feedback scores an answer against the rubric, names what was
 missing, suggests a follow-up question and cites sources.
 """
@@ -83,6 +84,33 @@ def states_point(point: str, question: str, answer: str) -> bool:
     words = [w for w in dict.fromkeys(word_stem(w) for w in content_words(point)) if w not in asked]
     hits = sum(w in said for w in words)
     return hits >= 2 and hits >= POINT_STATED * len(words) - 1e-9
+
+
+def rubric_for(
+    question: str,
+    chosen: list[tuple[str, RetrievedChunk]],
+    statements: list[tuple[str, RetrievedChunk]],
+    kind: InterviewKind,
+) -> list[tuple[str, RetrievedChunk]]:
+    """The rubric of a draft: the chosen statements that share a word with the question, topped up to
+    ``MIN_RUBRIC`` with the material's statements sharing the most words (at least two) with it.
+
+    A behavioural answer is judged by how the story is told, not by the question's words, so its
+    chosen statements are kept as they are.
+    """
+    if kind == "behavioural":
+        return chosen
+    points = [p for p in chosen if on_question(p[0], question)]
+    asked = _stems(question)
+    shared = sorted(
+        ((len(_stems(s) & asked), i) for i, (s, _) in enumerate(statements) if statements[i] not in points),
+        key=lambda pair: (-pair[0], pair[1]),
+    )
+    for count, i in shared:
+        if len(points) >= MIN_RUBRIC or count < 2:
+            break
+        points.append(statements[i])
+    return points
 
 
 def draft_budget(n: int) -> int:
@@ -281,14 +309,11 @@ class InterviewService:
                 continue
             question = draft.question.strip()
             chosen = rubric_of(draft.key_points, statements)
-            # a behavioural answer is judged by how the story is told, not by the question's words
-            points = chosen if this_kind == "behavioural" else [p for p in chosen if on_question(p[0], question)]
+            points = rubric_for(question, chosen, statements, this_kind)
             if not question or len(question) > 600:
                 reasons["malformed-question"] += 1
-            elif len(chosen) < MIN_RUBRIC:
-                reasons["rubric-invalid"] += 1
             elif len(points) < MIN_RUBRIC:
-                reasons["rubric-off-question"] += 1
+                reasons["rubric-invalid" if len(chosen) < MIN_RUBRIC else "rubric-off-question"] += 1
             elif any(
                 fuzz.token_sort_ratio(normalize(question), normalize(q.question)) >= DUPLICATE_MATCH for q in accepted
             ):
