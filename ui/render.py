@@ -39,7 +39,7 @@ def format_answer_footer(answer: Answer) -> str:
     if answer.ignored_instructions:
         n = len(answer.ignored_instructions)
         footer += f" · {n} instruction{'s' if n > 1 else ''} aimed at the assistant not followed"
-    if answer.unsupported_figures and answer.left_out:
+    if answer.left_out:
         n = answer.left_out
         footer += (
             f" · left out {n} sentence{'s' if n > 1 else ''} stating figures the sources do not give:"

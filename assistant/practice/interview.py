@@ -36,7 +36,7 @@ from assistant.practice.prompts import feedback_messages, interview_messages
 from assistant.practice.sources import NothingRelevantError, find_material, key_sentences, ref_of, roadmap_topic
 from assistant.practice.structured import Meter, complete_structured
 from assistant.practice.verify import DUPLICATE_MATCH, content_words, normalize, word_stem
-from assistant.rag.guard import SOURCE_MARKER, guard_source
+from assistant.rag.guard import guard_source
 from assistant.rag.retrieval import RetrievedChunk, Retriever
 from assistant.roadmap import Roadmap
 
@@ -130,8 +130,7 @@ def statements_of(chunks: list[RetrievedChunk]) -> list[tuple[str, RetrievedChun
     """
     found: list[tuple[str, RetrievedChunk]] = []
     for chunk in chunks:
-        text = guard_source(chunk.text).text.replace(SOURCE_MARKER, "")
-        sentences = key_sentences(text, min_words=STATEMENT_WORDS)
+        sentences = key_sentences(guard_source(chunk.text, marker="").text, min_words=STATEMENT_WORDS)
         for sentence in sentences[:STATEMENTS_PER_CHUNK]:
             if all(normalize(sentence) != normalize(s) for s, _ in found):
                 found.append((sentence, chunk))

@@ -7,6 +7,8 @@ instructions. Changing a template changes what the recorded fixtures replay
 
 from __future__ import annotations
 
+from itertools import groupby
+
 from assistant.llm.base import Message
 from assistant.practice.models import LETTERS, InterviewKind, InterviewLevel, QuestionType, QuizLevel
 from assistant.rag.guard import guard_source
@@ -177,18 +179,14 @@ def interview_messages(
     Earlier questions are not listed to be avoided: a small model copies them instead. Each draft gets
     other material, and repeats are dropped after generation.
     """
-    blocks: list[str] = []
-    label = None
-    for n, (statement, chunk) in enumerate(statements, start=1):
-        if chunk.label != label:
-            blocks += [">>>"] if label is not None else []
-            blocks += ["", f"Source: {chunk.label}", "<<<"]
-            label = chunk.label
-        blocks.append(f"{n}. {statement}")
-    blocks.append(">>>")
+    numbered = enumerate(statements, start=1)
+    sources = [
+        "\n".join([f"Source: {label}", "<<<", *(f"{n}. {s}" for n, (s, _) in group), ">>>"])
+        for label, group in groupby(numbered, key=lambda item: item[1][1].label)
+    ]
     lines = [
         "Numbered statements from the study material:",
-        *blocks[1:],
+        "\n\n".join(sources),
         "",
         f"Write one {kind} interview question about {topic}. {KIND_HINTS[kind]} {LEVEL_FOCUS[level]}",
         "Fields:",

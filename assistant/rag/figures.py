@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import re
 
+from assistant.rag.citations import CITE
+
 _FIGURE = re.compile(
     r"(?P<cur>[$€£])?\s?(?<![\w./=@:-])(?P<num>\d(?:[\d,]*\d)?(?:\.\d+)?)(?![\w/-]|\.\w)"
     r"(?:\s?(?P<pct>%|percent\b)|\s?(?P<mag>thousand|million|billion|trillion)\b)?",
     re.IGNORECASE,
 )
 _ANY_NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
-_CITATION = re.compile(r"\[\d+\]")
 # A sentence ends at . ! or ?, with any [n] markers right after it, before the next capital, digit or quote.
 _BOUNDARY = re.compile(r"(?<=[.!?])((?:\s*\[\d{1,2}\])*)\s+(?=[A-Z0-9(\"'$€£*_\[])")
 _ABBREVIATION = re.compile(r"\b(?:e\.g|i\.e|etc|vs|cf|approx|no|fig)\.$", re.IGNORECASE)
@@ -35,7 +36,7 @@ def _number(raw: str) -> str:
 def _figures(text: str) -> list[tuple[str, str, str]]:
     """(as written, number, magnitude word) for every figure worth checking."""
     found = []
-    for m in _FIGURE.finditer(_CITATION.sub(" ", text)):
+    for m in _FIGURE.finditer(CITE.sub(" ", text)):
         num = _number(m["num"])
         mag = (m["mag"] or "").lower()
         marked = bool(m["cur"] or m["pct"] or mag)

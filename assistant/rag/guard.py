@@ -88,6 +88,6 @@ def guard_question(question: str) -> Guarded:
     return result
 
 
-def guard_source(text: str) -> Guarded:
-    """The source text with override sentences replaced by a visible marker."""
-    return _strip(text, SOURCE_MARKER)
+def guard_source(text: str, marker: str = SOURCE_MARKER) -> Guarded:
+    """The source text with override sentences replaced by a visible marker (or by ``marker``)."""
+    return _strip(text, marker)
