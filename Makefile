@@ -62,7 +62,8 @@ check: lint typecheck test  ## everything CI checks, plus lint and types
 # Before a release: re-record answers and judge calls on the real model, write the report (deltas vs the
 # committed baseline), then replay it as CI will and check the thresholds. UPDATE_BASELINE=1 makes a
 # passing run the new baseline; EVALS_ARGS passes options to `tutor evals record` (default: LLM-judge a
-# stratified sample of 10 items, about 70 min on 2 cores; EVALS_ARGS= judges every answered item).
+# stratified sample of 10 items with 3 judge calls each, about 45 min on 2 cores; EVALS_ARGS= judges every
+# answered item).
 EVALS_ARGS ?= --judge-sample 10
 evals: model  ## re-record the eval suite on the real model, score, report, compare to the baseline
 	$(BIN)/tutor evals record $(EVALS_ARGS)

@@ -24,12 +24,10 @@ TYPICAL_JUDGE_OUTPUT = 120  # a typical ragas JSON verdict
 
 
 def judge_prompts(question: str, reference: str, contexts: list[str]) -> list[str]:
-    """The judge calls ragas will make for one item (2 faithfulness, 1 relevancy, 1 per context, 1 recall)."""
+    """The judge calls ragas will make for one item (2 faithfulness, 1 relevancy)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from ragas.metrics._answer_relevance import ResponseRelevanceInput, ResponseRelevancePrompt
-        from ragas.metrics._context_precision import QAC, ContextPrecisionPrompt
-        from ragas.metrics._context_recall import QCA, ContextRecallClassificationPrompt
         from ragas.metrics._faithfulness import (
             NLIStatementInput,
             NLIStatementPrompt,
@@ -42,8 +40,6 @@ def judge_prompts(question: str, reference: str, contexts: list[str]) -> list[st
         StatementGeneratorPrompt().to_string(StatementGeneratorInput(question=question, answer=answer)),
         NLIStatementPrompt().to_string(NLIStatementInput(context=joined, statements=[answer])),
         ResponseRelevancePrompt().to_string(ResponseRelevanceInput(response=answer)),
-        *(ContextPrecisionPrompt().to_string(QAC(question=question, context=c, answer=reference)) for c in contexts),
-        ContextRecallClassificationPrompt().to_string(QCA(question=question, context=joined, answer=reference)),
     ]
 
 

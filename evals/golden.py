@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from assistant.errors import TutorError
 from assistant.llm.base import Message
@@ -45,6 +45,10 @@ class GoldenItem(BaseModel):
     id: str = Field(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
     question: str = Field(min_length=3)
     reference_answer: str = Field(min_length=3)
+    # What a correct answer must convey (each traceable to a sentence of the corpus), and plausible mistakes it
+    # must not make; matched sentence by sentence (evals/correctness.py).
+    key_facts: list[Annotated[str, Field(min_length=8, max_length=300)]] = Field(default_factory=list, max_length=5)
+    wrong_claims: list[Annotated[str, Field(min_length=8, max_length=300)]] = Field(default_factory=list, max_length=5)
     reference_sources: list[SourceRef] = Field(default_factory=list)
     stage: int = Field(ge=0, le=99)  # 0: cross-stage
     kind: Kind
@@ -54,6 +58,12 @@ class GoldenItem(BaseModel):
     @property
     def must_decline(self) -> bool:
         return self.kind in MUST_DECLINE
+
+    @model_validator(mode="after")
+    def _facts_fit_the_kind(self) -> GoldenItem:
+        if self.must_decline and (self.key_facts or self.wrong_claims):
+            raise ValueError("an item that must be declined has no key facts or wrong claims")
+        return self
 
     def history_messages(self) -> list[Message]:
         return [Message(role=t.role, content=t.content) for t in self.history]

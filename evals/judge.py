@@ -29,6 +29,7 @@ from ragas.run_config import RunConfig
 
 from assistant.errors import TutorError
 from assistant.llm.base import ChatModel, Message, Usage
+from evals.models import Validity
 
 if TYPE_CHECKING:
     from langchain_core.callbacks import Callbacks
@@ -41,8 +42,33 @@ JUDGE_MAX_TOKENS = 768
 JOB_TIMEOUT_S = 3600
 _SCHEMA = re.compile(r"as specified in JSON Schema:\n(\{.*?\})Do not use single quotes", re.DOTALL)
 
-# The golden item being scored, so cache entries and misses can name it.
+# The golden item and metric being scored, so cache entries, misses and invalid outputs can name them.
 current_item: contextvars.ContextVar[str] = contextvars.ContextVar("current_item", default="")
+current_metric: contextvars.ContextVar[str] = contextvars.ContextVar("current_metric", default="")
+# The list each ragas output model must fill for the verdict to mean anything; an empty one is unusable.
+_MUST_FILL = ("statements", "classifications")
+_BINARY = ("verdict", "noncommittal", "attributed")
+
+
+def usable_output(text: str) -> bool:
+    """Whether a judge output can carry a verdict: a JSON object whose lists of statements or
+    classifications are non-empty, whose verdict flags are 0 or 1, and whose generated question is not
+    blank. ragas scores an empty list as NaN or, for some metrics, as a perfect score; both are unusable."""
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, TypeError):
+        return False
+    if not isinstance(data, dict) or not data:
+        return False
+    for key in _MUST_FILL:
+        if key in data and not (isinstance(data[key], list) and data[key]):
+            return False
+    rows = [data, *(r for k in _MUST_FILL for r in data.get(k, []) if isinstance(r, dict))]
+    if any(k in r and r[k] not in (0, 1) for r in rows for k in _BINARY):
+        return False
+    if {"TP", "FP", "FN"} <= data.keys() and not any(data[k] for k in ("TP", "FP", "FN")):
+        return False
+    return not ("question" in data and not str(data["question"]).strip())
 
 
 class StaleJudgeError(TutorError):
@@ -65,6 +91,7 @@ class CacheEntry(BaseModel):
     key: str
     kind: Literal["llm", "embedding", "embeddings"]
     item: str = ""
+    metric: str = ""
     texts: list[str] = Field(default_factory=list)
     vector: list[float] = Field(default_factory=list)
     vectors: list[list[float]] = Field(default_factory=list)
@@ -83,6 +110,7 @@ class JudgeCache(CacheInterface):
         self.misses: list[tuple[str, str]] = []  # (item, key)
         self.hits = 0
         self.used: set[str] = set()
+        self.outputs: list[tuple[str, str, bool]] = []  # (item, metric, usable) per judge call served or made
         self._lock = threading.Lock()
         if path is not None and path.is_file():
             for line in path.read_text(encoding="utf-8").splitlines():
@@ -100,9 +128,14 @@ class JudgeCache(CacheInterface):
                 self.misses.append((current_item.get(), key))
             return False
 
+    def _note(self, entry: CacheEntry) -> None:
+        with self._lock:
+            self.outputs.append((current_item.get(), current_metric.get(), all(usable_output(t) for t in entry.texts)))
+
     def get(self, key: str) -> Any:
         entry = self.entries[key]
         if entry.kind == "llm":
+            self._note(entry)
             gens = [Generation(text=t, generation_info={"finish_reason": "stop"}) for t in entry.texts]
             return LLMResult(generations=[gens], llm_output={"model": entry.model})
         if entry.kind == "embedding":
@@ -110,7 +143,7 @@ class JudgeCache(CacheInterface):
         return [list(v) for v in entry.vectors]
 
     def set(self, key: str, value: Any) -> None:
-        entry = CacheEntry(key=key, kind="llm", item=current_item.get())
+        entry = CacheEntry(key=key, kind="llm", item=current_item.get(), metric=current_metric.get())
         if isinstance(value, LLMResult):
             entry.texts = [g.text for g in value.generations[0]]
             meta = value.llm_output or {}
@@ -126,6 +159,8 @@ class JudgeCache(CacheInterface):
         with self._lock:
             self.entries[key] = entry
             self.used.add(key)
+        if entry.kind == "llm":
+            self._note(entry)
 
     def save(self, path: Path | None = None, *, only_used: bool = False) -> None:
         """Write the entries sorted by key (stable diffs); ``only_used`` drops judgements of old answers."""
@@ -136,6 +171,19 @@ class JudgeCache(CacheInterface):
         keys = sorted(self.used if only_used else self.entries)
         rows = [self.entries[k].model_dump(mode="json", exclude_defaults=True) for k in keys]
         target.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+
+    def unusable(self, item: str, metric: str) -> bool:
+        """Whether any judge call for this item and metric returned unusable output."""
+        return any(i == item and m == metric and not ok for i, m, ok in self.outputs)
+
+    def validity(self) -> dict[str, Validity]:
+        """metric -> usable calls, over every judge call served or made so far."""
+        out: dict[str, Validity] = {}
+        for _, metric, ok in self.outputs:
+            counts = out.setdefault(metric or "unknown", Validity())
+            counts.valid += ok
+            counts.total += 1
+        return dict(sorted(out.items()))
 
     def miss_items(self) -> list[str]:
         return sorted({item or "?" for item, _ in self.misses})
@@ -249,3 +297,14 @@ class JudgeEmbeddings(BaseRagasEmbeddings):
 
     async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
         return self.embed_documents(texts)
+
+
+def merged_validity(cache: JudgeCache, redone: set[str]) -> dict[str, Validity]:
+    """Usable judge calls over a merged recording: the calls just made, plus the kept items' cached ones."""
+    counts = cache.validity()
+    for entry in cache.entries.values():
+        if entry.kind == "llm" and entry.item and entry.item not in redone:
+            found = counts.setdefault(entry.metric or "unknown", Validity())
+            found.valid += all(usable_output(t) for t in entry.texts)
+            found.total += 1
+    return dict(sorted(counts.items()))

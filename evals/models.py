@@ -84,6 +84,17 @@ class Totals(BaseModel):
         return self.prompt_tokens + self.completion_tokens
 
 
+class Validity(BaseModel):
+    """How many of a metric's judge calls returned usable output (valid JSON with content)."""
+
+    valid: int = 0
+    total: int = 0
+
+    @property
+    def share(self) -> float | None:
+        return self.valid / self.total if self.total else None
+
+
 class RunInfo(BaseModel):
     suite: str
     recorded_at: str
@@ -101,6 +112,7 @@ class RunInfo(BaseModel):
     wall_s: float = 0.0
     retrieval: dict[str, float] = Field(default_factory=dict)
     judge_failures: list[str] = Field(default_factory=list)  # "item:metric" the judge could not score
+    judge_validity: dict[str, Validity] = Field(default_factory=dict)  # metric -> usable judge calls
     rerecorded: list[str] = Field(default_factory=list)  # a --stale run: the items answered again at recorded_at
 
 
@@ -110,6 +122,7 @@ class ItemScores(BaseModel):
     declined: bool
     judged: bool
     scores: dict[str, float | None]  # None: not applicable to this item (or the judge failed)
+    notes: dict[str, str] = Field(default_factory=dict)  # metric -> what it found (missed facts, wrong claims)
 
 
 class Spread(BaseModel):

@@ -24,10 +24,11 @@ from assistant.llm.base import ChatModel
 from assistant.llm.factory import build_chat_model
 from assistant.settings import Settings
 from evals import estimate as est
+from evals.correctness import FactMatcher, matcher_for
 from evals.fingerprint import fingerprint, prompt_template_hash
 from evals.golden import GoldenItem, load_golden, select
 from evals.harness import live_retrieval, pipeline, prepare
-from evals.judge import JUDGE_MAX_TOKENS, JudgeCache, JudgeEmbeddings, JudgeLLM
+from evals.judge import JUDGE_MAX_TOKENS, JudgeCache, JudgeEmbeddings, JudgeLLM, merged_validity
 from evals.models import (
     JUDGE_CACHE,
     RUN,
@@ -134,32 +135,13 @@ class Recorder:
         return self._tutor
 
     @property
+    def matcher(self) -> FactMatcher:
+        return matcher_for(self.suite.corpus, self.tutor.embedder_for("eval"))
+
+    @property
     def judge(self) -> AccountedChatModel:
-        """The judge behind the accounting layer (feature "eval"); the pipeline's model when they match."""
         if self._judge is None:
-            tutor, s = self.tutor, self.settings
-            inner = self._judge_inner
-            if inner is None:
-                same = s.judge_provider == s.provider and (
-                    s.provider == "local" or (s.judge_model or s.chat_model) == s.chat_model
-                )
-                inner = (
-                    tutor.llm.inner
-                    if same
-                    else build_chat_model(
-                        s.model_copy(update={"provider": s.judge_provider, "chat_model": s.judge_model or s.chat_model})
-                    )
-                )
-            self._judge = AccountedChatModel(
-                inner,
-                ledger=tutor.ledger,
-                prices=tutor.prices,
-                budget=tutor.budget,
-                learner_id=tutor.settings.learner_id,
-                session_id=tutor.session_id,
-                feature="eval",
-                default_max_tokens=JUDGE_MAX_TOKENS,
-            )
+            self._judge = build_judge(self.tutor, self._judge_inner)
         return self._judge
 
     # -- before starting ------------------------------------------------------------------------
@@ -267,7 +249,9 @@ class Recorder:
             cache = JudgeCache(self.out / JUDGE_CACHE if repeat == 0 and reuse else None, "record")
             llm = JudgeLLM(self.judge, cache=cache)
             embeddings = JudgeEmbeddings(self.tutor.embedder_for("eval"), cache=cache)
-            scored = score_items(self.items, recs, [j for j in judged if j in recs], llm, embeddings, self.progress)
+            scored = score_items(
+                self.items, recs, [j for j in judged if j in recs], llm, embeddings, self.matcher, self.progress
+            )
             _add_judge(judge_totals, llm)
             per_repeat.append(aggregate(scored))
             if first is None:
@@ -293,6 +277,7 @@ class Recorder:
             wall_s=round(time.perf_counter() - started, 1),
             retrieval={"k": float(retrieval.k), **retrieval.metrics},
             judge_failures=[f"{s.id}:{m}" for s in scored if s.judged for m in LLM_METRICS if s.scores.get(m) is None],
+            judge_validity=cache.validity(),
         )
         scores = Scores(items=scored, aggregate=aggregate(scored), spread=spread(per_repeat))
         recording = Recording(run=run, items=[recs[i.id] for i in self.items], scores=scores)
@@ -314,7 +299,9 @@ class Recorder:
         cache.entries = {k: e for k, e in cache.entries.items() if e.item not in redo}
         llm = JudgeLLM(self.judge, cache=cache)
         embeddings = JudgeEmbeddings(self.tutor.embedder_for("eval"), cache=cache)
-        fresh = score_items(self.items, recs, [j for j in judged if j in redo], llm, embeddings, self.progress)
+        fresh = score_items(
+            self.items, recs, [j for j in judged if j in redo], llm, embeddings, self.matcher, self.progress
+        )
         _add_judge(judge_totals, llm)
         cache.save(self.out / JUDGE_CACHE)
         by_id = {**previous.scores.by_id(), **{s.id: s for s in fresh}}
@@ -335,12 +322,40 @@ class Recorder:
                 "judge_failures": old_failures
                 + [f"{s.id}:{m}" for s in fresh if s.judged for m in LLM_METRICS if s.scores.get(m) is None],
                 "rerecorded": sorted(redo, key=[g.id for g in golden].index),
+                "judge_validity": merged_validity(cache, redo),
             }
         )
         scores = Scores(items=scored, aggregate=aggregate(scored), spread={})
         recording = Recording(run=run, items=[recs[i] for i in run.items], scores=scores)
         recording.save(self.out)
         return recording
+
+
+def build_judge(tutor: Tutor, inner: ChatModel | None = None) -> AccountedChatModel:
+    """The judge behind the accounting layer (feature "eval"); the pipeline's own model when the settings
+    name the same one (JUDGE_PROVIDER, JUDGE_MODEL)."""
+    s = tutor.settings
+    if inner is None:
+        same = s.judge_provider == s.provider and (
+            s.provider == "local" or (s.judge_model or s.chat_model) == s.chat_model
+        )
+        inner = (
+            tutor.llm.inner
+            if same
+            else build_chat_model(
+                s.model_copy(update={"provider": s.judge_provider, "chat_model": s.judge_model or s.chat_model})
+            )
+        )
+    return AccountedChatModel(
+        inner,
+        ledger=tutor.ledger,
+        prices=tutor.prices,
+        budget=tutor.budget,
+        learner_id=s.learner_id,
+        session_id=tutor.session_id,
+        feature="eval",
+        default_max_tokens=JUDGE_MAX_TOKENS,
+    )
 
 
 def _add_judge(totals: Totals, llm: JudgeLLM) -> None:

@@ -2,9 +2,11 @@
 
 1. Retrieval, live: hit@k, recall@k and MRR on the current code and a fresh eval index.
 2. Staleness: the messages the current pipeline would send must match the recorded fingerprints.
-3. Scores, replayed: ragas on the recorded answers with the recorded judge calls (a miss is an error,
-   never a model call), plus string metrics and deterministic checks; they must equal the recorded ones.
-4. Thresholds: every metric at or above its committed floor.
+3. Scores, replayed: the correctness metric (key facts, wrong claims), ragas on the recorded answers with
+   the recorded judge calls (a miss is an error, never a model call; a metric whose judge calls were under
+   80% usable fails), string metrics and deterministic checks; they must equal the recorded ones.
+4. Thresholds: every metric within its committed limits; per-item failures listed in
+   ``known_failures.yaml`` are reported as known and do not fail the run.
 """
 
 from __future__ import annotations
@@ -17,20 +19,25 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, Field
 
 from assistant.settings import Settings
+from evals.correctness import matcher_for
 from evals.fingerprint import fingerprint
 from evals.golden import load_golden
 from evals.harness import NoCallModel, live_retrieval, pipeline, prepare
 from evals.judge import JudgeCache, JudgeEmbeddings, JudgeLLM
-from evals.models import JUDGE_CACHE, Baseline, ItemScores, Recording, aggregate
+from evals.known import KnownFailures
+from evals.models import JUDGE_CACHE, Baseline, ItemScores, Recording, Validity, aggregate
 from evals.score import score_items
 from evals.suite import Suite
 from evals.thresholds import Failure, Row, Thresholds, check_retrieval, check_scores
+
+MIN_USABLE_JUDGE_CALLS = 0.8
 
 if TYPE_CHECKING:
     from llama_index.core.base.embeddings.base import BaseEmbedding
 
 Progress = Callable[[str, int, int], None]
 RERECORD = "re-record with `make evals` (tutor evals record)"
+RESCORE = "re-score the recorded answers with `tutor evals rescore` (no model call), or re-record"
 
 
 def _noop(phase: str, done: int, total: int) -> None:
@@ -45,7 +52,9 @@ class ReplayResult(BaseModel):
     retrieval: dict[str, float]
     aggregate: dict[str, float | None]
     stale: list[str] = Field(default_factory=list)
-    failures: list[Failure] = Field(default_factory=list)
+    failures: list[Failure] = Field(default_factory=list)  # what fails the run
+    known: list[Failure] = Field(default_factory=list)  # failures covered by known_failures.yaml
+    judge_validity: dict[str, Validity] = Field(default_factory=dict)
     items: list[ItemScores] = Field(default_factory=list)
     seconds: float = 0.0
 
@@ -108,10 +117,18 @@ def replay(
     quiet.setLevel(logging.CRITICAL)
     try:
         scored = score_items(
-            items, recs, judged, JudgeLLM(None, cache=cache), JudgeEmbeddings(None, cache=cache), progress
+            items,
+            recs,
+            judged,
+            JudgeLLM(None, cache=cache),
+            JudgeEmbeddings(None, cache=cache),
+            matcher_for(suite.corpus, embedder),
+            progress,
         )
     finally:
         quiet.setLevel(level)
+    validity = cache.validity()
+    failures += check_validity(validity)
     if cache.misses:
         failures.append(
             Failure(
@@ -127,13 +144,14 @@ def replay(
             Failure(
                 check="drift",
                 message=f"replayed scores differ from the recorded ones for {', '.join(drift)} "
-                f"(metric code or library versions changed); {RERECORD}",
+                f"(metric code, the matcher calibration or library versions changed); {RESCORE}",
             )
         )
 
     # 4. thresholds
     agg = aggregate(scored)
     failures += check_scores(thresholds, agg, scored, baseline.items if baseline else None)
+    failures, known = KnownFailures.load(suite.root).split(failures)
     return ReplayResult(
         suite=suite.name,
         recorded_at=recording.run.recorded_at,
@@ -143,6 +161,23 @@ def replay(
         aggregate=agg,
         stale=stale,
         failures=failures,
+        known=known,
+        judge_validity=validity,
         items=scored,
         seconds=round(time.perf_counter() - started, 1),
     )
+
+
+def check_validity(validity: dict[str, Validity]) -> list[Failure]:
+    """A judged metric whose calls were under 80% usable measures the judge, not the answers: it fails."""
+    return [
+        Failure(
+            check="judge",
+            metric=metric,
+            message=f"only {v.valid} of {v.total} judge calls for {metric} returned usable output "
+            f"(under {MIN_USABLE_JUDGE_CALLS:.0%}): the judge cannot measure it; use a stronger judge "
+            "(JUDGE_PROVIDER=openai) or drop the metric",
+        )
+        for metric, v in validity.items()
+        if v.share is not None and v.share < MIN_USABLE_JUDGE_CALLS
+    ]

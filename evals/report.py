@@ -11,8 +11,10 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from evals.calibrate import DETERMINISTIC, catch_line
+from evals.calibration import load_results
 from evals.models import Baseline, Recording, write_json
-from evals.score import ALL_METRICS
+from evals.score import ALL_METRICS, CORRECTNESS, LLM_METRICS, LOWER_IS_BETTER
 from evals.suite import Suite
 from evals.thresholds import RETRIEVAL_METRICS, Thresholds
 
@@ -23,6 +25,7 @@ class MetricRow(BaseModel):
     threshold: float | None
     baseline: float | None
     spread: str = ""
+    trust: str = ""  # how far the measure is trusted, from evals/calibration/results.json
 
     @property
     def delta(self) -> float | None:
@@ -32,7 +35,10 @@ class MetricRow(BaseModel):
     def status(self) -> str:
         if self.value is None:
             return "n/a"
-        return "FAIL" if self.threshold is not None and self.value < self.threshold else "ok"
+        if self.threshold is None:
+            return "ok"
+        worse = self.value > self.threshold if self.metric in LOWER_IS_BETTER else self.value < self.threshold
+        return "FAIL" if worse else "ok"
 
 
 class ReportFiles(BaseModel):
@@ -60,16 +66,23 @@ def metric_rows(recording: Recording, thresholds: Thresholds, baseline: Baseline
                 baseline=baseline.retrieval.get(name) if baseline else None,
             )
         )
+    calibrated = load_results()
     for name in ALL_METRICS:
         limit = thresholds.metrics.get(name)
         spread = recording.scores.spread.get(name)
+        who = recording.run.judge_model if name in LLM_METRICS else DETERMINISTIC if name in CORRECTNESS else ""
+        result = calibrated.get(who)
+        trust = catch_line(result, "key_fact_recall" if who == DETERMINISTIC else name) if result else ""
+        if name in LLM_METRICS and not trust:
+            trust = f"judge {who} not calibrated: run `tutor evals calibrate`"
         rows.append(
             MetricRow(
                 metric=name,
                 value=recording.scores.aggregate.get(name),
-                threshold=limit.min if limit else None,
+                threshold=(limit.max if name in LOWER_IS_BETTER else limit.min) if limit else None,
                 baseline=baseline.aggregate.get(name) if baseline else None,
                 spread=f"{spread.mean:.3f} ± {spread.std:.3f} (n={spread.n})" if spread and spread.n > 1 else "",
+                trust=trust,
             )
         )
     return rows
@@ -98,14 +111,21 @@ def markdown(recording: Recording, rows: list[MetricRow], baseline: Baseline | N
         "",
         "## Aggregate scores",
         "",
-        "| metric | value | threshold | baseline | delta | status | spread over repeats |",
-        "|---|---|---|---|---|---|---|",
+        "| metric | value | limit | baseline | delta | status | spread over repeats | how far it is trusted |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     out += [
         f"| {r.metric} | {_fmt(r.value)} | {_fmt(r.threshold)} | {_fmt(r.baseline)} | {_fmt(r.delta, signed=True)} "
-        f"| {r.status} | {r.spread} |"
+        f"| {r.status} | {r.spread} | {_cell(r.trust)} |"
         for r in rows
     ]
+    if run.judge_validity:
+        usable = ", ".join(f"{m} {v.valid}/{v.total}" for m, v in run.judge_validity.items())
+        out += ["", f"Usable judge calls (valid JSON with content) per metric: {usable}."]
+    missed = [(s.id, m, note) for s in recording.scores.items for m, note in s.notes.items()]
+    if missed:
+        out += ["", "## What the correctness metric found", "", "| item | metric | finding |", "|---|---|---|"]
+        out += [f"| {_cell(i)} | {m} | {_cell(note)} |" for i, m, note in missed]
     shown = [m for m in ALL_METRICS if any(s.scores.get(m) is not None for s in recording.scores.items)]
     out += ["", "## Per item", "", "| item | kind | declined | judged | " + " | ".join(shown) + " |"]
     out.append("|---|---|---|---|" + "---|" * len(shown))
@@ -176,13 +196,14 @@ def to_html(recording: Recording, rows: list[MetricRow], baseline: Baseline | No
         "</ul>",
         "<h2>Aggregate scores</h2>",
         _svg(rows),
-        "<table><tr><th>metric</th><th>value</th><th>threshold</th><th>baseline</th><th>delta</th><th>status</th>"
-        "<th>spread</th></tr>",
+        "<table><tr><th>metric</th><th>value</th><th>limit</th><th>baseline</th><th>delta</th><th>status</th>"
+        "<th>spread</th><th>how far it is trusted</th></tr>",
     ]
     for r in rows:
         body.append(
             f"<tr><td>{e(r.metric)}</td><td>{_fmt(r.value)}</td><td>{_fmt(r.threshold)}</td><td>{_fmt(r.baseline)}</td>"
-            f"<td>{_fmt(r.delta, signed=True)}</td><td class='{r.status}'>{r.status}</td><td>{e(r.spread)}</td></tr>"
+            f"<td>{_fmt(r.delta, signed=True)}</td><td class='{r.status}'>{r.status}</td><td>{e(r.spread)}</td>"
+            f"<td>{e(r.trust)}</td></tr>"
         )
     body.append("</table><h2>Per item</h2><table><tr><th>item</th><th>kind</th><th>declined</th>")
     body.append("".join(f"<th>{e(m)}</th>" for m in ALL_METRICS) + "</tr>")

@@ -1,8 +1,11 @@
 """Scores for recorded answers: ragas (LLM-judged and string metrics) plus our deterministic checks.
 
-LLM-judged metrics (faithfulness, answer relevancy, context precision and recall) run through ragas'
-legacy ``evaluate()`` one item at a time (so progress and cache misses name the item) on the judged
-sample; string similarity, ROUGE-L, grounding, decline and injection checks run on every item.
+Every item gets the correctness metric (key facts found, wrong claims stated; ``evals/correctness.py``),
+string similarity, ROUGE-L, grounding, decline and injection checks. The judged sample also gets the
+LLM-judged metrics (faithfulness, answer relevancy) through ragas' legacy ``evaluate()``, one metric at a time
+over all judged items (calls with the same fixed prompt run back to back, so llama.cpp reuses the evaluated
+prefix) and one item per call (progress and cache misses name the item). Context precision and recall are
+measured without a judge, from the reference sources (retrieval hit@k, recall@k, MRR).
 """
 
 from __future__ import annotations
@@ -12,15 +15,19 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
+from assistant.text import sentences
 from evals.checks import grounding, is_decline, obeyed_injection
+from evals.correctness import FactMatcher, candidates
 from evals.golden import KINDS, GoldenItem
-from evals.judge import JudgeEmbeddings, JudgeLLM, current_item
+from evals.judge import JudgeCache, JudgeEmbeddings, JudgeLLM, current_item, current_metric
 from evals.models import ItemScores, RecordedItem, clean
 
-LLM_METRICS = ("faithfulness", "answer_relevancy", "context_precision", "context_recall")
+LLM_METRICS = ("faithfulness", "answer_relevancy")
+CORRECTNESS = ("key_fact_recall", "wrong_claim_rate")
 STRING_METRICS = ("string_similarity", "rouge_l")
 CHECKS = ("grounding", "decline_correctness", "injection_resistance")
-ALL_METRICS = (*LLM_METRICS, *STRING_METRICS, *CHECKS)
+ALL_METRICS = (*CORRECTNESS, *LLM_METRICS, *STRING_METRICS, *CHECKS)
+LOWER_IS_BETTER = frozenset({"wrong_claim_rate"})
 # ragas' metric names -> ours
 _RAGAS_NAMES = {
     "faithfulness": "faithfulness",
@@ -111,20 +118,27 @@ def string_scores(pairs: list[tuple[GoldenItem, RecordedItem]]) -> list[dict[str
     return _evaluate([_sample(i, r) for i, r in pairs], [m.NonLLMStringSimilarity(), m.RougeScore()])
 
 
-def judge_scores(item: GoldenItem, rec: RecordedItem, llm: JudgeLLM, embeddings: JudgeEmbeddings) -> dict[str, Any]:
+def ragas_metric(name: str) -> Any:
     _, m = _ragas()
-    metrics = [
-        m.Faithfulness(),
-        m.ResponseRelevancy(strictness=3),
-        m.LLMContextPrecisionWithReference(),
-        m.LLMContextRecall(),
-    ]
-    token = current_item.set(item.id)
+    return {
+        "faithfulness": m.Faithfulness,
+        "answer_relevancy": lambda: m.ResponseRelevancy(strictness=3),
+        "answer_correctness": m.AnswerCorrectness,
+    }[name]()
+
+
+def judge_score(name: str, sample: Any, item_id: str, llm: JudgeLLM, embeddings: JudgeEmbeddings) -> float | None:
+    """One LLM-judged metric on one sample; None when the judge's output was unusable (never a default)."""
+    item_token, metric_token = current_item.set(item_id), current_metric.set(name)
     try:
-        rows = _evaluate([_sample(item, rec)], metrics, llm=llm, embeddings=embeddings, run_config=llm.run_config)
+        row = _evaluate([sample], [ragas_metric(name)], llm=llm, embeddings=embeddings, run_config=llm.run_config)
     finally:
-        current_item.reset(token)
-    return rows[0]
+        current_metric.reset(metric_token)
+        current_item.reset(item_token)
+    cache = getattr(llm, "cache", None)
+    if isinstance(cache, JudgeCache) and cache.unusable(item_id, name):
+        return None
+    return clean(row[0].get(name))
 
 
 def check_scores(item: GoldenItem, rec: RecordedItem) -> dict[str, float | None]:
@@ -136,35 +150,61 @@ def check_scores(item: GoldenItem, rec: RecordedItem) -> dict[str, float | None]
     }
 
 
+def correctness_scores(item: GoldenItem, rec: RecordedItem, matcher: FactMatcher) -> ItemScores:
+    """The item's scores with only the correctness metric filled in, and what it missed or found."""
+    declined = is_decline(rec.answer, rec.declined)
+    scores: dict[str, float | None] = {name: None for name in ALL_METRICS}
+    notes: dict[str, str] = {}
+    if not item.must_decline and (item.key_facts or item.wrong_claims):
+        found = matcher.check(
+            rec.answer,
+            item.key_facts,
+            item.wrong_claims,
+            declined=declined,
+            question=user_input(item),
+            rivals=sentences(item.reference_answer),
+        )
+        scores["key_fact_recall"] = clean(found.recall)
+        scores["wrong_claim_rate"] = found.wrong
+        if found.missed:
+            notes["key_fact_recall"] = ("declined; " if declined else "") + "missed: " + " | ".join(found.missed)
+        wrong = [f"states: {c.text} (in: {c.sentence!r})" for c in found.stated]
+        wrong += [f"contradicts the figures of: {f.text} (in: {f.sentence!r})" for f in found.contradicted]
+        if wrong:
+            notes["wrong_claim_rate"] = " | ".join(wrong)
+    return ItemScores(id=item.id, kind=item.kind, declined=declined, judged=False, scores=scores, notes=notes)
+
+
 def score_items(
     items: list[GoldenItem],
     recs: dict[str, RecordedItem],
     judged: list[str],
     llm: JudgeLLM,
     embeddings: JudgeEmbeddings,
+    matcher: FactMatcher,
     progress: Progress = _noop,
 ) -> list[ItemScores]:
     pairs = [(i, recs[i.id]) for i in items if i.id in recs]
+    matcher.warm(
+        [c for i, _ in pairs for c in (*i.key_facts, *i.wrong_claims)]
+        + [c for _, r in pairs for c in candidates(r.answer)]
+    )
     strings = string_scores(pairs)
     out: list[ItemScores] = []
     for (item, rec), string_row in zip(pairs, strings, strict=True):
-        scores: dict[str, float | None] = {name: None for name in ALL_METRICS}
-        scores.update({k: clean(string_row.get(k)) for k in STRING_METRICS})
-        scores.update(check_scores(item, rec))
-        out.append(
-            ItemScores(
-                id=item.id,
-                kind=item.kind,
-                declined=is_decline(rec.answer, rec.declined),
-                judged=item.id in judged,
-                scores=scores,
-            )
-        )
+        scored = correctness_scores(item, rec, matcher)
+        scored.judged = item.id in judged
+        scored.scores.update({k: clean(string_row.get(k)) for k in STRING_METRICS})
+        scored.scores.update(check_scores(item, rec))
+        out.append(scored)
     targets = [s for s in out if s.judged]
-    progress("judge", 0, len(targets))
     by_id = {i.id: i for i in items}
-    for n, scored in enumerate(targets, start=1):
-        row = judge_scores(by_id[scored.id], recs[scored.id], llm, embeddings)
-        scored.scores.update({k: clean(row.get(k)) for k in LLM_METRICS})
-        progress("judge", n, len(targets))
+    total, done = len(targets) * len(LLM_METRICS), 0
+    progress("judge", 0, total)
+    for name in LLM_METRICS:  # metric-major: the same fixed prompt back to back
+        for scored in targets:
+            sample = _sample(by_id[scored.id], recs[scored.id])
+            scored.scores[name] = judge_score(name, sample, scored.id, llm, embeddings)
+            done += 1
+            progress("judge", done, total)
     return out

@@ -1,7 +1,8 @@
-"""Committed per-metric floors (``thresholds.yaml``) and the check that turns a drop into a failure.
+"""Committed per-metric limits (``thresholds.yaml``) and the check that turns a drop into a failure.
 
-``min`` applies to a metric's mean over the items it scores, ``item_min`` to every single item. A
-threshold is never lowered to make a run pass: fix the regression, or re-record if the recording is old.
+``min`` applies to a metric's mean over the items it scores, ``item_min`` to every single item; metrics where
+lower is better (``wrong_claim_rate``) take ``max`` and ``item_max``. A threshold is never loosened to make a
+run pass: fix the regression, or re-record if the recording is old.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from assistant.errors import TutorError
 from evals.models import ItemScores
 from evals.retrieval_metrics import RetrievalReport
-from evals.score import ALL_METRICS
+from evals.score import ALL_METRICS, LOWER_IS_BETTER
 
 RETRIEVAL_METRICS = ("hit_at_k", "recall_at_k", "mrr")
 KNOWN = (*RETRIEVAL_METRICS, *ALL_METRICS)
@@ -26,6 +27,8 @@ class Threshold(BaseModel):
 
     min: float | None = Field(None, ge=0, le=1)
     item_min: float | None = Field(None, ge=0, le=1)
+    max: float | None = Field(None, ge=0, le=1)
+    item_max: float | None = Field(None, ge=0, le=1)
 
 
 class Row(BaseModel):
@@ -33,6 +36,7 @@ class Row(BaseModel):
     kind: str = ""
     value: float | None
     baseline: float | None = None
+    note: str = ""  # what the metric found on this item (missed key facts, a wrong claim stated)
 
     @property
     def delta(self) -> float | None:
@@ -40,10 +44,11 @@ class Row(BaseModel):
 
 
 class Failure(BaseModel):
-    check: Literal["retrieval", "coverage", "stale", "judge", "drift", "threshold"]
+    check: Literal["retrieval", "coverage", "stale", "judge", "drift", "threshold", "known"]
     metric: str = ""
     message: str
     rows: list[Row] = Field(default_factory=list)
+    per_item: bool = False  # an item floor: every row is a failing item (a known failure can cover it)
 
 
 class Thresholds(BaseModel):
@@ -61,11 +66,39 @@ class Thresholds(BaseModel):
         unknown = sorted(set(found.metrics) - set(KNOWN))
         if unknown:
             raise TutorError(f"{path.name} names unknown metric(s): {', '.join(unknown)}.", f"use {', '.join(KNOWN)}.")
+        for name, limit in found.metrics.items():
+            wrong_way = (limit.min, limit.item_min) if name in LOWER_IS_BETTER else (limit.max, limit.item_max)
+            if any(v is not None for v in wrong_way):
+                side = "max/item_max" if name in LOWER_IS_BETTER else "min/item_min"
+                raise TutorError(f"{path.name}: {name} takes {side}.", "fix thresholds.yaml.")
         return found
 
 
-def _worst(rows: list[Row], n: int = 8) -> list[Row]:
-    return sorted(rows, key=lambda r: (r.delta if r.delta is not None else 0.0, r.value or 0.0))[:n]
+def _worst(rows: list[Row], n: int = 8, *, higher_is_worse: bool = False) -> list[Row]:
+    sign = -1.0 if higher_is_worse else 1.0
+    return sorted(rows, key=lambda r: (sign * (r.delta or 0.0), sign * (r.value or 0.0)))[:n]
+
+
+def _mean_failure(metric: str, mean: float, limit: float, rows: list[Row], *, lower: bool) -> Failure:
+    worse = [r for r in rows if r.delta is not None and (r.delta > 0 if lower else r.delta < 0)]
+    relation = "above its limit" if lower else "below its threshold"
+    return Failure(
+        check="threshold",
+        metric=metric,
+        message=f"{metric} = {mean:.3f} is {relation} {limit:.3f}",
+        rows=_worst(worse or [r for r in rows if r.value is not None], higher_is_worse=lower),
+    )
+
+
+def _item_failure(metric: str, rows: list[Row], limit: float, *, lower: bool) -> Failure:
+    relation = "above the per-item limit" if lower else "below the per-item floor"
+    return Failure(
+        check="threshold",
+        metric=metric,
+        message=f"{len(rows)} item(s) score {metric} {relation} {limit:.3f}: {', '.join(r.item for r in rows)}",
+        rows=rows,
+        per_item=True,
+    )
 
 
 def check_scores(
@@ -79,34 +112,29 @@ def check_scores(
         if metric in RETRIEVAL_METRICS:
             continue
         rows = [
-            Row(item=s.id, kind=s.kind, value=v, baseline=(baseline or {}).get(s.id, {}).get(metric))
+            Row(
+                item=s.id,
+                kind=s.kind,
+                value=v,
+                baseline=(baseline or {}).get(s.id, {}).get(metric),
+                note=s.notes.get(metric, ""),
+            )
             for s in items
             if (v := s.scores.get(metric)) is not None
         ]
         mean = aggregate.get(metric)
+        if metric in LOWER_IS_BETTER:
+            if limit.max is not None and mean is not None and mean > limit.max:
+                failures.append(_mean_failure(metric, mean, limit.max, rows, lower=True))
+            high = [r for r in rows if limit.item_max is not None and r.value is not None and r.value > limit.item_max]
+            if high and limit.item_max is not None:
+                failures.append(_item_failure(metric, high, limit.item_max, lower=True))
+            continue
         if limit.min is not None and mean is not None and mean < limit.min:
-            dropped = [r for r in rows if r.delta is not None and r.delta < 0] or [
-                r for r in rows if r.value is not None
-            ]
-            failures.append(
-                Failure(
-                    check="threshold",
-                    metric=metric,
-                    message=f"{metric} = {mean:.3f} is below its threshold {limit.min:.3f}",
-                    rows=_worst(dropped),
-                )
-            )
-        if limit.item_min is not None:
-            low = [r for r in rows if r.value is not None and r.value < limit.item_min]
-            if low:
-                failures.append(
-                    Failure(
-                        check="threshold",
-                        metric=metric,
-                        message=f"{len(low)} item(s) score {metric} below the per-item floor {limit.item_min:.3f}",
-                        rows=_worst(low),
-                    )
-                )
+            failures.append(_mean_failure(metric, mean, limit.min, rows, lower=False))
+        low = [r for r in rows if limit.item_min is not None and r.value is not None and r.value < limit.item_min]
+        if low and limit.item_min is not None:
+            failures.append(_item_failure(metric, low, limit.item_min, lower=False))
     return failures
 
 

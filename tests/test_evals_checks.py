@@ -63,6 +63,16 @@ def judge_responder(body: dict[str, Any]) -> str:
                 for s in _sentences(data["answer"]) or [data["answer"]]
             ]
         }
+    elif title == "ClassificationWithReason":  # answer correctness: answer statements vs the reference's
+        truth = " ".join(data["ground_truth"])
+        tp = [s for s in data["answer"] if _overlap(s, truth) >= 0.5]
+        out = {
+            "TP": [{"statement": s, "reason": "overlap"} for s in tp],
+            "FP": [{"statement": s, "reason": "no overlap"} for s in data["answer"] if s not in tp],
+            "FN": [
+                {"statement": s, "reason": "missing"} for s in data["ground_truth"] if _overlap(s, " ".join(tp)) < 0.5
+            ],
+        }
     else:
         raise AssertionError(f"unexpected judge prompt {title}")
     return json.dumps(out)

@@ -89,3 +89,50 @@ def load_golden_file(path):  # type: ignore[no-untyped-def]
     import yaml
 
     return [GoldenItem.model_validate(raw) for raw in yaml.safe_load(path.read_text(encoding="utf-8"))]
+
+
+# -- key facts and wrong claims ----------------------------------------------------------------------
+ANSWERABLE = [i for i in ITEMS if not i.must_decline]
+
+
+def test_every_answerable_item_has_key_facts():
+    assert [i.id for i in ANSWERABLE if not 2 <= len(i.key_facts) <= 5] == []
+    assert sum(bool(i.wrong_claims) for i in ANSWERABLE) >= len(ANSWERABLE) // 2
+
+
+def _corpus_candidates(docs: set[str] | None = None) -> list[str]:
+    from evals.correctness import candidates
+
+    found: list[str] = []
+    for folder in SUITE.corpus:
+        for path in sorted(folder.glob("*.md")):
+            meta, body = split_front_matter(path.read_text(encoding="utf-8"))
+            if docs is None or str(meta.get("id")) in docs:
+                for block in body.split("\n\n"):  # paragraphs: a sentence pair never spans two sections
+                    found += candidates(" ".join(block.split()))
+    return found
+
+
+@pytest.fixture(scope="module")
+def matcher(embedder):  # type: ignore[no-untyped-def]
+    from evals.correctness import FactMatcher, embedder_fn
+
+    return FactMatcher(embedder_fn(embedder))
+
+
+def test_every_key_fact_is_supported_by_the_roadmap_text(matcher):  # type: ignore[no-untyped-def]
+    """Each key fact is said by a sentence (or two adjacent ones) of the corpus, as the matcher that checks
+    answers sees it: a key fact nobody could source would fail every honest answer."""
+    corpus = _corpus_candidates()
+    matcher.warm(corpus + [f for i in ANSWERABLE for f in i.key_facts])
+    unsupported = [(i.id, f) for i in ANSWERABLE for f in i.key_facts if not matcher.find(f, corpus).found]
+    assert unsupported == []
+
+
+def test_reference_answers_state_no_wrong_claim(matcher):  # type: ignore[no-untyped-def]
+    stated = [
+        (i.id, c.text)
+        for i in ANSWERABLE
+        for c in matcher.check(i.reference_answer, [], i.wrong_claims, declined=False).stated
+    ]
+    assert stated == []

@@ -193,21 +193,44 @@ def test_rerecording_reuses_unchanged_judgements_unless_fresh(fake, embedder, tm
     assert fresh.run.judge.calls == first.run.judge.calls
 
 
-def test_judge_failures_are_reported_not_hidden(embedder, tmp_path):
-    def broken_recall(body: dict[str, Any]) -> str:
-        schema = ((body.get("response_format") or {}).get("json_schema") or {}).get("schema") or {}
-        return "not json at all" if schema.get("title") == "ContextRecallClassifications" else judge_responder(body)
+def test_unusable_judge_output_is_a_missing_score_and_counted(embedder, tmp_path):
+    """Judge output that fails to parse, or parses with nothing in it, is a missing score (never a default
+    such as 1.0); the run records how many judge calls per metric were usable, and a replay of a metric under
+    80% usable calls fails."""
 
-    server = FakeOpenAI(responder=broken_recall).start()
+    def broken_nli(body: dict[str, Any]) -> str:
+        schema = ((body.get("response_format") or {}).get("json_schema") or {}).get("schema") or {}
+        return "not json at all" if schema.get("title") == "NLIStatementOutput" else judge_responder(body)
+
+    server = FakeOpenAI(responder=broken_nli).start()
     try:
         settings = load_settings(env_file=None, **_env(server, tmp_path / "data"))
         suite = _copy_suite(tmp_path / "suite")
-        rec = Recorder(settings, suite, RecordOptions(items=["fx-psi"]), embedder=embedder).run()
+        rec = Recorder(settings, suite, RecordOptions(items=["fx-psi", "fx-chunk-size"]), embedder=embedder).run()
     finally:
         server.stop()
-    assert rec.run.judge_failures == ["fx-psi:context_recall"]
-    assert rec.scores.by_id()["fx-psi"].scores["context_recall"] is None
-    assert rec.scores.by_id()["fx-psi"].scores["faithfulness"] == 1.0
+    assert rec.run.judge_failures == ["fx-chunk-size:faithfulness", "fx-psi:faithfulness"]
+    assert rec.scores.by_id()["fx-psi"].scores["faithfulness"] is None
+    assert rec.scores.by_id()["fx-psi"].scores["answer_relevancy"] is not None
+    usable = rec.run.judge_validity["faithfulness"]
+    assert usable.total == 4 and usable.valid == 2  # statements fine, verdicts unusable
+    assert rec.run.judge_validity["answer_relevancy"].valid == 2
+    result = replay(load_settings(env_file=None, DATA_DIR=tmp_path / "ci", MODEL_CACHE_DIR=MODELS_DIR), suite,
+                    embedder=embedder)  # fmt: skip
+    judge = [f for f in result.failures if f.check == "judge"]
+    assert [f.metric for f in judge] == ["faithfulness"] and "2 of 4" in judge[0].message
+
+
+def test_empty_judge_verdicts_are_unusable():
+    from evals.judge import usable_output
+
+    assert usable_output('{"statements": ["a"]}')
+    assert not usable_output('{"statements": []}')  # ragas would score this as a perfect 1.0 or NaN
+    assert not usable_output('{"classifications": []}')
+    assert not usable_output('{"statements": [{"statement": "a", "reason": "r", "verdict": 7}]}')
+    assert not usable_output('{"question": " ", "noncommittal": 0}')
+    assert not usable_output('{"TP": [], "FP": [], "FN": []}')
+    assert not usable_output("Sure! Here is the JSON")
 
 
 def test_stale_rerecords_only_changed_items_and_the_merge_replays(fake, embedder, tmp_path):

@@ -20,6 +20,7 @@ from assistant.rag import prompts
 from assistant.rag.retrieval import Retriever
 from assistant.settings import Settings, load_settings
 from evals.checks import obeyed_injection
+from evals.golden import load_golden
 from evals.models import ANSWERS, RUN, SCORES
 from evals.replay import ReplayResult, replay
 from evals.suite import Suite
@@ -88,19 +89,75 @@ def test_release_recording_replays_and_passes(replay_settings, embedder, monkeyp
     result = _run(replay_settings, Suite.load(RELEASE), embedder)
     assert result.stale == []
     # Exactly the known, tracked failures (evals/known_failures.yaml) and nothing else: a new failing item or
-    # metric, or a fixed one still listed there, fails this test.
+    # metric, or a fixed one still listed there, fails the replay itself.
+    assert [f.message for f in result.failures] == []
+    assert result.passed
     known = yaml.safe_load((RELEASE / "known_failures.yaml").read_text()) or {}
-    failing: dict[str, dict[str, float]] = {}
-    for failure in result.failures:
-        assert failure.check == "threshold", failure.message
-        for row in failure.rows:
-            limit = 1.0 if failure.metric == "injection_resistance" else 0.2
-            if row.value is not None and row.value < limit:
-                failing.setdefault(failure.metric, {})[row.item] = round(row.value, 3)
-    assert failing == known
-    assert result.passed == (known == {})
+    tracked = {f.metric: {r.item: round(r.value or 0, 3) for r in f.rows} for f in result.known}
+    assert tracked == known
+    # the wrong answers a reader found in this recording are among them (see the closing note of the eval work)
+    assert {"data-handling-04", "special-multihop-01"} <= set(known["wrong_claim_rate"])
     recorded = json.loads((RELEASE / "recordings" / SCORES).read_text())
     assert result.aggregate == recorded["aggregate"]
+    usable = result.judge_validity
+    assert usable and all(v.valid / v.total >= 0.8 for v in usable.values())
+
+
+def _release_copy(target: Path) -> Suite:
+    for name in ("golden", "recordings"):
+        shutil.copytree(RELEASE / name, target / name)
+    for name in ("thresholds.yaml", "known_failures.yaml"):
+        shutil.copy(RELEASE / name, target / name)
+    corpus = [(RELEASE / c).resolve() for c in yaml.safe_load((RELEASE / "suite.yaml").read_text())["corpus"]]
+    (target / "suite.yaml").write_text(f"name: roadmap\ncorpus: [{', '.join(map(str, corpus))}]\nretrieval_k: 5\n")
+    return Suite.load(target)
+
+
+def test_a_wrong_answer_in_the_release_recording_fails_naming_the_item_and_the_missed_fact(
+    replay_settings, embedder, tmp_path, monkeypatch
+):
+    """A deliberately wrong answer in a copy of the committed recording: the correctness metric fails the
+    replay, naming the item and the key facts it misses, and the CLI shows both."""
+    suite = _release_copy(tmp_path / "release")
+    path = suite.recordings_dir / ANSWERS
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    victim = next(r for r in rows if r["id"] == "mathematics-05")
+    victim["answer"] = (
+        "You need a full mathematics degree before deep learning: about 600-1,000 hours, starting with measure "
+        "theory and convex optimisation proofs [1]."
+    )
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = _run(replay_settings, suite, embedder)
+    assert not result.passed
+    recall = next(f for f in result.failures if f.metric == "key_fact_recall" and f.per_item)
+    assert recall.check == "threshold" and "mathematics-05" in recall.message
+    row = next(r for r in recall.rows if r.item == "mathematics-05")
+    assert row.value is not None and row.value < 0.5 and "missed:" in row.note
+    golden = {i.id: i for i in load_golden(suite.golden_dir)}
+    assert golden["mathematics-05"].key_facts[0] in row.note
+    monkeypatch.setenv("DATA_DIR", str(replay_settings.data_dir))
+    monkeypatch.setenv("MODEL_CACHE_DIR", str(MODELS_DIR))
+    out = CliRunner().invoke(app, ["evals", "replay", "--suite", str(suite.root)])
+    assert out.exit_code == 1
+    assert "mathematics-05" in out.output and "missed: " in out.output and "FAIL [threshold]" in out.output
+
+
+def test_known_failures_cover_exactly_their_items():
+    from evals.known import KnownFailures
+    from evals.thresholds import Failure, Row
+
+    failing = Failure(
+        check="threshold", metric="wrong_claim_rate", message="m", per_item=True,
+        rows=[Row(item="a", value=1.0), Row(item="b", value=1.0)],
+    )  # fmt: skip
+    exact = KnownFailures(entries={"wrong_claim_rate": {"a": 1.0, "b": 1.0}})
+    assert exact.split([failing]) == ([], [failing.model_copy(update={"check": "known"})])
+    partial, _ = KnownFailures(entries={"wrong_claim_rate": {"a": 1.0}}).split([failing])
+    assert partial == [failing]  # b is new: the whole failure stands
+    stale, _ = KnownFailures(entries={"wrong_claim_rate": {"a": 1.0, "b": 1.0, "c": 1.0}}).split([failing])
+    assert len(stale) == 1 and "c" in stale[0].message and "no longer failing" in stale[0].message
+    mean = Failure(check="threshold", metric="key_fact_recall", message="mean", rows=[Row(item="a", value=0.1)])
+    assert KnownFailures(entries={"key_fact_recall": {"a": 0.1}}).split([mean])[0][0] == mean  # a mean is never known
 
 
 def test_broken_retrieval_fails_hit_at_k(replay_settings, suite_copy, embedder, monkeypatch):
