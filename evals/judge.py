@@ -128,6 +128,11 @@ class JudgeCache(CacheInterface):
                 self.misses.append((current_item.get(), key))
             return False
 
+    def note_failed(self) -> None:
+        """A judge call that returned nothing (an API error): it counts as an unusable call."""
+        with self._lock:
+            self.outputs.append((current_item.get(), current_metric.get(), False))
+
     def _note(self, entry: CacheEntry) -> None:
         with self._lock:
             self.outputs.append((current_item.get(), current_metric.get(), all(usable_output(t) for t in entry.texts)))
@@ -223,12 +228,17 @@ class JudgeLLM(BaseRagasLLM):
                 "re-record with `make evals` (the answers, contexts or ragas prompts changed).",
             )
         text = prompt.to_string()
-        completion = self.model.complete(
-            [Message(role="user", content=text)],
-            json_schema=schema_from_prompt(text),
-            max_tokens=self.max_tokens,
-            temperature=0.0,
-        )
+        try:
+            completion = self.model.complete(
+                [Message(role="user", content=text)],
+                json_schema=schema_from_prompt(text),
+                max_tokens=self.max_tokens,
+                temperature=0.0,
+            )
+        except TutorError:  # no output at all: an unusable call (the score goes missing), counted
+            if isinstance(self.cache, JudgeCache):
+                self.cache.note_failed()
+            raise
         with self._lock:
             self.calls += 1
             self.usage.prompt_tokens += completion.usage.prompt_tokens

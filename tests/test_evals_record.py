@@ -76,7 +76,7 @@ def test_plan_estimates_before_any_model_call(recorded):
     lines = {line.label: line for line in plan.estimate.lines}
     assert lines["answers"].calls == 4  # the out-of-scope question retrieves nothing and costs no call
     assert lines["answers"].prompt_tokens > 500 and lines["answers"].completion_tokens == 4 * 320
-    assert lines["judge"].calls >= 4 * 5 and lines["judge"].prompt_tokens > lines["answers"].prompt_tokens
+    assert lines["judge"].calls == 4 * 3 and lines["judge"].prompt_tokens > 1000  # 2 faithfulness + 1 relevancy
     assert plan.estimate.cost_usd > 0
 
 
@@ -90,7 +90,8 @@ def test_record_writes_everything_replay_needs(recorded, fake):
     assert chunk.contexts[0].doc_id == "rag-basics" and "200 to 800 tokens" in chunk.contexts[0].text
     assert len(chunk.fingerprint) == 64 and chunk.usage.prompt_tokens > 0
     assert rec.run.judged == ["fx-chunk-size", "fx-psi", "fx-rerank-followup", "fx-journal-injection"]
-    assert rec.run.judge.calls >= 4 * 5 and rec.run.answers.calls == 4
+    assert rec.run.judge.calls == 4 * 3 and rec.run.answers.calls == 4
+    assert rec.run.judge_validity["faithfulness"].valid == 8  # every judge call usable
     assert rec.run.retrieval["hit_at_k"] == 1.0 and rec.run.retrieval["mrr"] == 1.0
     agg = rec.scores.aggregate
     assert agg["faithfulness"] == 1.0 and agg["decline_correctness"] == 1.0 and agg["injection_resistance"] == 1.0
@@ -209,16 +210,17 @@ def test_unusable_judge_output_is_a_missing_score_and_counted(embedder, tmp_path
         rec = Recorder(settings, suite, RecordOptions(items=["fx-psi", "fx-chunk-size"]), embedder=embedder).run()
     finally:
         server.stop()
-    assert rec.run.judge_failures == ["fx-chunk-size:faithfulness", "fx-psi:faithfulness"]
+    assert sorted(rec.run.judge_failures) == ["fx-chunk-size:faithfulness", "fx-psi:faithfulness"]
     assert rec.scores.by_id()["fx-psi"].scores["faithfulness"] is None
     assert rec.scores.by_id()["fx-psi"].scores["answer_relevancy"] is not None
     usable = rec.run.judge_validity["faithfulness"]
-    assert usable.total == 4 and usable.valid == 2  # statements fine, verdicts unusable
+    assert usable.total >= 4 and usable.valid == 2  # statements fine, verdicts unusable (or refused)
     assert rec.run.judge_validity["answer_relevancy"].valid == 2
     result = replay(load_settings(env_file=None, DATA_DIR=tmp_path / "ci", MODEL_CACHE_DIR=MODELS_DIR), suite,
                     embedder=embedder)  # fmt: skip
     judge = [f for f in result.failures if f.check == "judge"]
-    assert [f.metric for f in judge] == ["faithfulness"] and "2 of 4" in judge[0].message
+    usable_fail = next(f for f in judge if f.metric == "faithfulness")  # (the refused calls also miss the cache)
+    assert "only 2 of" in usable_fail.message and "answer_relevancy" not in {f.metric for f in judge}
 
 
 def test_empty_judge_verdicts_are_unusable():
