@@ -8,7 +8,6 @@ interrupted run resumes where it stopped and a finished one replays for free.
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -38,7 +37,7 @@ from evals.calibration import (
 from evals.checks import is_decline
 from evals.correctness import MATCHER_FILE, FactMatcher, MatcherParams, matcher_for
 from evals.judge import JudgeCache, JudgeEmbeddings, JudgeLLM
-from evals.score import judge_score
+from evals.score import judge_score, quiet_ragas
 from evals.suite import Suite
 
 if TYPE_CHECKING:
@@ -161,27 +160,24 @@ class Calibrator:
         embeddings = JudgeEmbeddings(tutor.embedder_for("eval"), cache=cache)
         golden = golden_by_id(self.suite.root)
         measures: dict[str, Agreement] = {}
-        quiet = logging.getLogger("ragas.executor")
-        level = quiet.level
-        quiet.setLevel(logging.CRITICAL)
         try:
-            for metric in metrics:
-                scored: list[tuple[CalibrationRow, float | None, bool]] = []
-                self.progress(metric, 0, len(rows))
-                for n, row in enumerate(rows, start=1):
-                    sample: Any = SingleTurnSample(
-                        user_input=row.question,
-                        response=row.answer,
-                        retrieved_contexts=row.contexts,
-                        reference=golden[row.item].reference_answer,
-                    )
-                    score = judge_score(metric, sample, row.id, llm, embeddings)
-                    scored.append((row, score, score is not None and score < FLAG_BELOW[metric]))
-                    cache.save()
-                    self.progress(metric, n, len(rows))
-                measures[metric] = agreement(metric, scored)
+            with quiet_ragas():
+                for metric in metrics:
+                    scored: list[tuple[CalibrationRow, float | None, bool]] = []
+                    self.progress(metric, 0, len(rows))
+                    for n, row in enumerate(rows, start=1):
+                        sample: Any = SingleTurnSample(
+                            user_input=row.question,
+                            response=row.answer,
+                            retrieved_contexts=row.contexts,
+                            reference=golden[row.item].reference_answer,
+                        )
+                        score = judge_score(metric, sample, row.id, llm, embeddings)
+                        scored.append((row, score, score is not None and score < FLAG_BELOW[metric]))
+                        cache.save()  # an interrupted run resumes from here
+                        self.progress(metric, n, len(rows))
+                    measures[metric] = agreement(metric, scored)
         finally:
-            quiet.setLevel(level)
             cache.save()
         return CalibrationResult(judge_model=name, rows=len(rows), measures=measures)
 

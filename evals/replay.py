@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -26,7 +25,7 @@ from evals.harness import NoCallModel, live_retrieval, pipeline, prepare
 from evals.judge import JudgeCache, JudgeEmbeddings, JudgeLLM
 from evals.known import KnownFailures
 from evals.models import JUDGE_CACHE, Baseline, ItemScores, Recording, Validity, aggregate
-from evals.score import score_items
+from evals.score import quiet_ragas, score_items
 from evals.suite import Suite
 from evals.thresholds import Failure, Row, Thresholds, check_retrieval, check_scores
 
@@ -112,10 +111,7 @@ def replay(
     cache = JudgeCache(suite.recordings_dir / JUDGE_CACHE, "replay")
     items = [i for i in golden if i.id in recs]
     judged = [j for j in recording.run.judged if j in recs]
-    quiet = logging.getLogger("ragas.executor")
-    level = quiet.level
-    quiet.setLevel(logging.CRITICAL)
-    try:
+    with quiet_ragas():
         scored = score_items(
             items,
             recs,
@@ -125,8 +121,6 @@ def replay(
             matcher_for(suite.corpus, embedder),
             progress,
         )
-    finally:
-        quiet.setLevel(level)
     validity = cache.validity()
     failures += check_validity(validity)
     if cache.misses:

@@ -10,9 +10,11 @@ measured without a judge, from the reference sources (retrieval hit@k, recall@k,
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from assistant.text import sentences
@@ -54,6 +56,18 @@ def _ragas() -> Any:
         from ragas import metrics
 
     return ragas, metrics
+
+
+@contextlib.contextmanager
+def quiet_ragas() -> Iterator[None]:
+    """ragas logs every failed job at ERROR; judge failures are counted and reported by us instead."""
+    logger = logging.getLogger("ragas.executor")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def judge_eligible(item: GoldenItem, rec: RecordedItem) -> bool:

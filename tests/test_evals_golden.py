@@ -100,17 +100,11 @@ def test_every_answerable_item_has_key_facts():
     assert sum(bool(i.wrong_claims) for i in ANSWERABLE) >= len(ANSWERABLE) // 2
 
 
-def _corpus_candidates(docs: set[str] | None = None) -> list[str]:
-    from evals.correctness import candidates
+def _corpus_candidates() -> list[str]:
+    """Sentences and adjacent pairs of every corpus paragraph (a pair never spans two sections)."""
+    from evals.correctness import candidates, corpus_paragraphs
 
-    found: list[str] = []
-    for folder in SUITE.corpus:
-        for path in sorted(folder.glob("*.md")):
-            meta, body = split_front_matter(path.read_text(encoding="utf-8"))
-            if docs is None or str(meta.get("id")) in docs:
-                for block in body.split("\n\n"):  # paragraphs: a sentence pair never spans two sections
-                    found += candidates(" ".join(block.split()))
-    return found
+    return [c for block in corpus_paragraphs(SUITE.corpus) for c in candidates(block)]
 
 
 @pytest.fixture(scope="module")

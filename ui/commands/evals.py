@@ -351,7 +351,8 @@ def calibrate(
         the_suite = Suite.load(suite)
         if build_set:
             build(the_suite.root, where)
-        rows = len(load_set(where)) if limit is None else min(limit, len(load_set(where)))
+        total = len(load_set(where))
+        rows = total if limit is None else min(limit, total)
         if not as_json and not no_judge:
             typer.echo(f"plan: {rows} labelled rows x {2} judged metrics, about {rows * 4} judge calls "
                        "(cached calls are free; on the embedded model about 20-40 s per new call)")  # fmt: skip
