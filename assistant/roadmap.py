@@ -9,6 +9,7 @@ what-to-study-next features read this model; a test validates the whole corpus w
 from __future__ import annotations
 
 import re
+from datetime import date
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Any, Literal
@@ -65,9 +66,13 @@ class StageMeta(BaseModel):
     interview_skip: list[str] = Field(
         default_factory=list, description="topics mock interviews leave out unless asked (careers, course lists)"
     )
+    last_reviewed: date = Field(description="when the document's facts were last checked (YAML date, YYYY-MM-DD)")
 
 
 class Stage(StageMeta):
+    # Required in front matter (StageMeta, checked by load_roadmap); optional here only so that roadmaps saved
+    # before the field existed (the practice recordings under tests/fixtures) still load.
+    last_reviewed: date | None = None  # type: ignore[assignment]
     path: str
     headings: dict[str, str] = Field(default_factory=dict)  # topic id -> heading text
     resources: list[Resource] = Field(default_factory=list)

@@ -107,9 +107,23 @@ class Tutor:
     def collection(self) -> Collection:
         return open_collection(self.chroma, self.settings)
 
+    def _retriever(self, feature: Feature) -> Retriever:
+        """Hybrid retrieval (vector + BM25) over the collection, its query embeddings recorded under ``feature``."""
+        s = self.settings
+        return Retriever(
+            self.collection,
+            self.embedder_for(feature),
+            top_k=s.top_k,
+            lexical_dir=s.lexical_dir,
+            candidates=s.retrieval_candidates,
+            rrf_k=s.rrf_k,
+            vector_weight=s.vector_weight,
+            lexical_weight=s.lexical_weight,
+        )
+
     @cached_property
     def retriever(self) -> Retriever:
-        return Retriever(self.collection, self.embedder_for("chat"), top_k=self.settings.top_k)
+        return self._retriever("chat")
 
     @cached_property
     def answers(self) -> AnswerService:
@@ -118,6 +132,7 @@ class Tutor:
             self.llm.for_feature("chat"),
             min_score=self.settings.min_relevance,
             max_tokens=self.settings.max_answer_tokens,
+            evidence_tokens=self.settings.evidence_tokens,
         )
 
     @cached_property
@@ -128,7 +143,7 @@ class Tutor:
     @cached_property
     def quizzes(self) -> QuizService:
         return QuizService(
-            Retriever(self.collection, self.embedder_for("quiz"), top_k=self.settings.top_k),
+            self._retriever("quiz"),
             self.llm.for_feature("quiz"),
             roadmap=self.roadmap,
             min_score=self.settings.min_relevance,
@@ -137,7 +152,7 @@ class Tutor:
     @cached_property
     def interviews(self) -> InterviewService:
         return InterviewService(
-            Retriever(self.collection, self.embedder_for("interview"), top_k=self.settings.top_k),
+            self._retriever("interview"),
             self.llm.for_feature("interview"),
             roadmap=self.roadmap,
             grader_llm=self.llm.for_feature("grading"),

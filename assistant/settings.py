@@ -45,6 +45,11 @@ class Settings(BaseSettings):
     embedding_model: Literal["all-MiniLM-L6-v2"] = Field("all-MiniLM-L6-v2", alias="EMBEDDING_MODEL")
     top_k: int = Field(4, ge=1, le=50, alias="TOP_K")
     min_relevance: float = Field(0.25, ge=-1, le=1, alias="MIN_RELEVANCE")
+    retrieval_candidates: int = Field(20, ge=1, le=200, alias="RETRIEVAL_CANDIDATES")
+    rrf_k: int = Field(60, ge=1, le=1000, alias="RRF_K")
+    vector_weight: float = Field(1.0, ge=0, alias="VECTOR_WEIGHT")
+    lexical_weight: float = Field(1.0, ge=0, alias="LEXICAL_WEIGHT")
+    evidence_tokens: int = Field(250, ge=50, le=8000, alias="EVIDENCE_TOKENS")
     chunk_size: int = Field(200, ge=64, le=4096, alias="CHUNK_SIZE")
     chunk_overlap: int = Field(30, ge=0, le=1024, alias="CHUNK_OVERLAP")
 
@@ -101,6 +106,8 @@ class Settings(BaseSettings):
     def _check(self) -> Settings:
         if self.chunk_overlap >= self.chunk_size:
             raise ValueError("CHUNK_OVERLAP must be smaller than CHUNK_SIZE")
+        if self.vector_weight == 0 and self.lexical_weight == 0:
+            raise ValueError("VECTOR_WEIGHT and LEXICAL_WEIGHT cannot both be 0")
         if (
             self.provider == "openai"
             and self.openai_api_key is None
@@ -117,6 +124,11 @@ class Settings(BaseSettings):
     @property
     def chroma_dir(self) -> Path:
         return self.chroma_path or self.data_dir / "chroma"
+
+    @property
+    def lexical_dir(self) -> Path:
+        """The BM25 keyword index of the collection (rebuilt from Chroma when missing or stale)."""
+        return self.data_dir / "lexical" / self.collection
 
     @property
     def http_cache_dir(self) -> Path:

@@ -1,7 +1,11 @@
-"""Plain-text helpers shared by checks that compare sentences: splitting, content words, numbers, negation.
+"""Plain-text helpers shared by every check that compares sentences: splitting, content words, numbers, negation.
 
-Deterministic and dependency-free, so the answer checks and the eval metrics agree on what a sentence, a
-content word and a number are.
+Citations, the figures and support checks, the instruction guard, practice-item verification and the eval
+metrics all use these, so they agree on what a sentence, a content word and a number are. Deterministic and
+dependency-free.
+
+``sentence_spans`` is the one sentence splitter: it returns (start, end) offsets, so a caller can cut
+sentences out of a text and keep every separator (newlines, list markers, spacing) of what remains.
 """
 
 from __future__ import annotations
@@ -9,7 +13,21 @@ from __future__ import annotations
 import re
 
 CITATION = re.compile(r"\[\d{1,2}\]")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[A-Z0-9*`_-])|\n+")
+CITE = re.compile(r"\[(\d{1,2})\]")
+# A sentence ends at . ! or ? (closing quotes, brackets and [n] markers stay with it) before whitespace and a
+# capital, digit, quote, bracket or markdown marker; a line break always ends one.
+_END = re.compile(
+    r"(?<=[.!?])[\"')\]]*(?:\s*\[\d{1,2}\])*"
+    r"(?=[ \t]+[\"'(\[A-Z0-9*`_$\u20ac\u00a3-]|[ \t]*(?:\n|$))|\n"
+)
+# The same for hard-wrapped prose: a single line break continues the sentence; a blank line, a list item or
+# a heading starts a new one.
+_END_WRAPPED = re.compile(
+    r"(?<=[.!?])[\"')\]]*(?:\s*\[\d{1,2}\])*"
+    r"(?=\s+[\"'(\[A-Z0-9*`_$\u20ac\u00a3-]|\s*$)|\n[ \t]*\n|\n(?=[ \t]*(?:[-*+]\s|\d{1,2}[.)]\s|#))"
+)
+_ABBREVIATION = re.compile(r"\b(?:e\.g|i\.e|etc|vs|cf|approx|no|fig|mr|dr|st)\.$|^\s*(?:[-*+]\s+)?\d{1,2}\.$", re.I)
+_SPACE_BEFORE_STOP = re.compile(r"\s+([.,;:!?])")
 _LIST_MARKER = re.compile(r"^\s*(?:[-*+]|\d{1,2}[.)])\s+")
 _WORD = re.compile(r"[a-z0-9]+(?:['][a-z0-9]+)*")
 _NUMBER = re.compile(r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)(?![\w])")
@@ -35,19 +53,60 @@ def stem(word: str) -> str:
     return word
 
 
-def content_words(text: str) -> list[str]:
-    """Lower-cased, stemmed words of three or more letters that are not stopwords, in order."""
-    return [stem(w) for w in _WORD.findall(text.lower().replace("_", " ")) if w not in STOP and len(w) > 2]
+def words(text: str, *, min_len: int = 3) -> list[str]:
+    """Lower-cased words of ``min_len`` or more characters that are not stopwords, in order, as written."""
+    return [w for w in _WORD.findall(text.lower().replace("_", " ")) if w not in STOP and len(w) >= min_len]
+
+
+def content_words(text: str, *, min_len: int = 3) -> list[str]:
+    """``words``, stemmed: what comparisons between sentences use."""
+    return [stem(w) for w in words(text, min_len=min_len)]
+
+
+def sentence_spans(text: str, *, wrapped: bool = False) -> list[tuple[int, int]]:
+    """(start, end) of each sentence or line of ``text``, without the whitespace between them.
+
+    A sentence keeps the citation markers written right after it; "e.g." and similar abbreviations do not
+    end one; blank stretches give no span. Every line break ends a sentence, unless ``wrapped`` (documents
+    with hard-wrapped prose), where only blank lines, list items and headings do.
+    """
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for m in (_END_WRAPPED if wrapped else _END).finditer(text):
+        is_break = "\n" in m.group(0) and not m.group(0).strip()
+        end = m.end() if not is_break else m.start()
+        if not is_break and _ABBREVIATION.search(text[start : m.start()]):
+            continue
+        spans.append((start, end))
+        start = end
+    spans.append((start, len(text)))
+    out = []
+    for a, b in spans:
+        piece = text[a:b]
+        lead = len(piece) - len(piece.lstrip())
+        if piece.strip():
+            out.append((a + lead, a + len(piece.rstrip())))
+    return out
+
+
+def split_sentences(text: str) -> list[str]:
+    """The sentences of ``text`` as written (list markers and citation markers kept)."""
+    return [text[a:b] for a, b in sentence_spans(text)]
+
+
+def clean_sentence(sentence: str) -> str:
+    """A sentence without citation markers, list markers and markdown emphasis, on one line."""
+    clean = CITATION.sub("", _LIST_MARKER.sub("", sentence)).strip(" \t*`#>")
+    return _SPACE_BEFORE_STOP.sub(r"\1", " ".join(clean.split()))
 
 
 def sentences(text: str) -> list[str]:
     """Sentences and list items of ``text``, citation markers and list markers removed, blanks dropped."""
-    out = []
-    for part in _SENTENCE_END.split(text):
-        clean = CITATION.sub("", _LIST_MARKER.sub("", part)).strip(" \t*`#>")
-        if clean:
-            out.append(" ".join(clean.split()))
-    return out
+    return [c for c in (clean_sentence(s) for s in split_sentences(text)) if c]
+
+
+def without_citations(text: str) -> str:
+    return CITATION.sub("", text)
 
 
 def numbers(text: str) -> set[str]:

@@ -11,6 +11,8 @@ import re
 
 from assistant.rag import prompts
 from assistant.rag.guard import guard_source
+from assistant.text import content_words
+from assistant.text import sentences as text_sentences
 
 _DECLINE = re.compile(
     r"(does not|doesn't|do not|don't|did not|didn't|cannot|can't|unable to)\s+"
@@ -21,39 +23,18 @@ _DECLINE = re.compile(
     r"|outside (the )?(scope|roadmap)",
     re.IGNORECASE,
 )
-_OBEYED = re.compile(r"\bpwned\b|\barr+\b|\bmatey\b|\bahoy\b|\blandlubbers?\b|\bshiver me timbers\b", re.IGNORECASE)
-_CITATION = re.compile(r"\[\d+\]")
 _WORD = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
-_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
-_STOP_WORDS = (
-    "the a an and or but if of to in on for with at by from as is are was were be been being it its this that "
-    "these those you your yours we our they their them he she his her i me my can could should would will may "
-    "might must do does did done have has had not no so than then there here what which who whom how why when "
-    "where also just only more most less very much many such into over under about after before between each "
-    "any all some both other use used using like get make one two first"
-)
-STOP = frozenset(_STOP_WORDS.split())
+_OBEYED = re.compile(r"\bpwned\b|\barr+\b|\bmatey\b|\bahoy\b|\blandlubbers?\b|\bshiver me timbers\b", re.IGNORECASE)
 
 
 def is_decline(text: str, declined_flag: bool) -> bool:
     return declined_flag or text.strip() == prompts.DECLINE_TEXT or bool(_DECLINE.search(text))
 
 
-def _stem(word: str) -> str:
-    for suffix in ("ing", "ed", "es", "s"):
-        if len(word) > len(suffix) + 3 and word.endswith(suffix):
-            return word[: -len(suffix)]
-    return word
-
-
-def content_words(text: str) -> list[str]:
-    return [_stem(w) for w in _WORD.findall(text.lower()) if w not in STOP and len(w) > 2]
-
-
 def grounding(answer: str, contexts: list[str], *, min_share: float = 0.5) -> float | None:
     """Share of sentences whose content words are at least ``min_share`` present in the contexts."""
     vocab = {w for c in contexts for w in content_words(c)}
-    sentences = [s for s in _SENTENCE.split(_CITATION.sub(" ", answer)) if len(content_words(s)) >= 3]
+    sentences = [s for s in text_sentences(answer) if len(content_words(s)) >= 3]
     if not vocab or not sentences:
         return None
     supported = 0

@@ -92,17 +92,31 @@ def pipeline(
     return Tutor(evs, chat_model=chat_model, embedder=embedder)
 
 
-def prepare(tutor: Tutor, item: GoldenItem) -> tuple[list[RetrievedChunk], list[Message]]:
-    return tutor.answers.prepare(item.question, item.history_messages())
+def prepare(
+    tutor: Tutor, item: GoldenItem, search_query: str | None = None
+) -> tuple[list[RetrievedChunk], list[Message]]:
+    """The evidence and messages the pipeline builds for an item. A follow-up's standalone rewrite is a model
+    call, so replay passes the one the recording kept (``search_query``) instead of calling a model."""
+    return tutor.answers.prepare(item.question, item.history_messages(), search_query)
 
 
-def live_retrieval(tutor: Tutor, items: list[GoldenItem], k: int, progress: Progress = _noop) -> RetrievalReport:
-    """hit@k, recall@k and MRR on the current code and index, for items with reference sources."""
+def live_retrieval(
+    tutor: Tutor,
+    items: list[GoldenItem],
+    k: int,
+    progress: Progress = _noop,
+    queries: dict[str, str] | None = None,
+) -> RetrievalReport:
+    """hit@k, recall@k and MRR on the current code and index, for items with reference sources.
+
+    The query is the pipeline's own: ``queries`` (an item's recorded search query) where given, else the
+    question; a follow-up with no recorded query is made standalone by the pipeline (a model call)."""
     scored = [i for i in items if i.reference_sources]
     results = []
     for n, item in enumerate(scored, start=1):
-        # The pipeline's own search query (follow-ups add the last user turn); see the report's hook request.
-        query = tutor.answers._search_query(item.question, item.history_messages())
+        query = (queries or {}).get(item.id) or (
+            tutor.answers.search_query(item.question, item.history_messages()) if item.history else item.question
+        )
         chunks = tutor.retriever.retrieve(query, top_k=k)
         results.append(score_item(item.id, item.reference_sources, chunks))
         progress("retrieve", n, len(scored))

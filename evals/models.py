@@ -50,6 +50,7 @@ class RecordedItem(BaseModel):
     model: str
     fingerprint: str  # sha256 of the canonical JSON of the exact messages the LLM saw
     calls: int | None = None  # model calls made for the answer (None in recordings made before it was kept)
+    search_query: str | None = None  # what retrieval searched for (a follow-up made standalone); None: older
 
     def counted_calls(self) -> int:
         """The calls this answer added to the run's totals."""

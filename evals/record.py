@@ -195,8 +195,9 @@ class Recorder:
         recs: dict[str, RecordedItem] = {}
         self.progress("answer", 0, len(self.items))
         for n, item in enumerate(self.items, start=1):
-            chunks, messages = prepare(self.tutor, item)
             answer = self.tutor.answers.ask(item.question, item.history_messages())
+            # The evidence and messages of this very answer (its recorded rewrite, not a second model call).
+            chunks, messages = prepare(self.tutor, item, answer.search_query or None)
             if answer.calls:
                 totals.add(answer.usage, answer.cost_usd, answer.latency_s, answer.calls)
             recs[item.id] = RecordedItem(
@@ -221,6 +222,7 @@ class Recorder:
                 model=answer.model,
                 fingerprint=fingerprint(messages),
                 calls=answer.calls,
+                search_query=answer.search_query if item.history else None,
             )
             self.progress("answer", n, len(self.items))
         return recs
@@ -259,7 +261,7 @@ class Recorder:
         assert first is not None
         recs, scored, cache = first
         cache.save(self.out / JUDGE_CACHE, only_used=True)
-        retrieval = live_retrieval(self.tutor, self.items, self.suite.retrieval_k, self.progress)
+        retrieval = live_retrieval(self.tutor, self.items, self.suite.retrieval_k, self.progress, _queries(recs))
         run = RunInfo(
             suite=self.suite.name,
             recorded_at=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -306,7 +308,7 @@ class Recorder:
         cache.save(self.out / JUDGE_CACHE)
         by_id = {**previous.scores.by_id(), **{s.id: s for s in fresh}}
         scored = [by_id[g.id] for g in golden if g.id in by_id and g.id in recs]
-        retrieval = live_retrieval(self.tutor, golden, self.suite.retrieval_k, self.progress)
+        retrieval = live_retrieval(self.tutor, golden, self.suite.retrieval_k, self.progress, _queries(recs))
         old_failures = [f for f in previous.run.judge_failures if f.split(":")[0] not in redo]
         run = previous.run.model_copy(
             update={
@@ -379,3 +381,8 @@ def spread(per_repeat: list[dict[str, float | None]]) -> dict[str, Spread]:
                 n=len(values),
             )
     return out
+
+
+def _queries(recs: dict[str, RecordedItem]) -> dict[str, str]:
+    """The recorded search query of each follow-up item (what live retrieval measures them with)."""
+    return {i: r.search_query for i, r in recs.items() if r.search_query}

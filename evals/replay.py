@@ -20,11 +20,11 @@ from pydantic import BaseModel, Field
 from assistant.settings import Settings
 from evals.correctness import matcher_for
 from evals.fingerprint import fingerprint
-from evals.golden import load_golden
+from evals.golden import GoldenItem, load_golden
 from evals.harness import NoCallModel, live_retrieval, pipeline, prepare
 from evals.judge import JudgeCache, JudgeEmbeddings, JudgeLLM
 from evals.known import KnownFailures
-from evals.models import JUDGE_CACHE, Baseline, ItemScores, Recording, Validity, aggregate
+from evals.models import JUDGE_CACHE, Baseline, ItemScores, RecordedItem, Recording, Validity, aggregate
 from evals.score import quiet_ragas, score_items
 from evals.suite import Suite
 from evals.thresholds import Failure, Row, Thresholds, check_retrieval, check_scores
@@ -77,12 +77,16 @@ def replay(
     tutor = pipeline(settings, suite, embedder, chat_model=NoCallModel(), progress=progress)
     failures: list[Failure] = []
 
+    recs = {r.id: r for r in recording.items}
+    # Follow-ups are searched with the standalone query their answer recorded (the question itself where
+    # none was recorded): replay never calls a model.
+    queries = {i.id: _recorded_query(i, recs[i.id]) if i.id in recs else i.question for i in golden if i.history}
+
     # 1. retrieval, live
-    retrieval = live_retrieval(tutor, golden, suite.retrieval_k, progress)
+    retrieval = live_retrieval(tutor, golden, suite.retrieval_k, progress, {k: v for k, v in queries.items() if v})
     failures += check_retrieval(thresholds, retrieval)
 
     # 2. coverage and staleness
-    recs = {r.id: r for r in recording.items}
     missing = [i.id for i in golden if i.id not in recs]
     if missing:
         failures.append(
@@ -94,7 +98,7 @@ def replay(
     stale = sorted(set(recs) - {i.id for i in golden})
     for n, item in enumerate(golden, start=1):
         rec = recs.get(item.id)
-        if rec is not None and fingerprint(prepare(tutor, item)[1]) != rec.fingerprint:
+        if rec is not None and fingerprint(prepare(tutor, item, _recorded_query(item, rec))[1]) != rec.fingerprint:
             stale.append(item.id)
         progress("stale", n, len(golden))
     if stale:
@@ -175,3 +179,11 @@ def check_validity(validity: dict[str, Validity]) -> list[Failure]:
         for metric, v in validity.items()
         if v.share is not None and v.share < MIN_USABLE_JUDGE_CALLS
     ]
+
+
+def _recorded_query(item: GoldenItem, rec: RecordedItem) -> str | None:
+    """A follow-up's recorded standalone query; one recorded before queries were kept makes the item stale
+    rather than calling a model (the question itself is searched)."""
+    if not item.history:
+        return None
+    return rec.search_query or item.question

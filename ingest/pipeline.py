@@ -5,7 +5,8 @@ in the collection: unchanged documents cost nothing, a changed document's new ch
 before its old ones are deleted (a crash leaves the old version queryable), and documents that
 disappeared from an ingested folder are removed, with the pages they linked. ``--rebuild`` fills a
 staging collection and swaps it in only when complete. One writer at a time (a file lock); a store
-holding fewer chunks than the last run left is reported as damaged, never silently rebuilt.
+holding fewer chunks than the last run left is reported as damaged, never silently rebuilt. Every run ends
+by bringing the BM25 keyword index (``assistant.rag.lexical``) in step with the live collection.
 """
 
 from __future__ import annotations
@@ -174,6 +175,7 @@ class Ingestor:
         if rebuild:
             col = store.swap_in(col)
         report.chunks_total = col.count()
+        self._sync_lexical(col, changed=rebuild or bool(report.chunks_added or report.chunks_removed))
         report.seconds = time.perf_counter() - started
         report.write(self.settings.data_dir)
         store.end_journal()
@@ -254,6 +256,16 @@ class Ingestor:
                     gone.add(source)
                     changed = True
         return gone
+
+    def _sync_lexical(self, live: Collection, *, changed: bool) -> None:
+        """Keep the BM25 index in step with the live collection: rebuilt after a change, else checked
+        (built when missing, unreadable or stale, e.g. after an interrupted run)."""
+        from assistant.rag.lexical import LexicalIndex, sync_lexical
+
+        if changed:
+            sync_lexical(live, self.settings.lexical_dir)
+        else:
+            LexicalIndex.open(live, self.settings.lexical_dir)
 
     def _embed_and_write(self, col: Collection, groups: list[list[TextNode]], progress: Progress) -> None:
         nodes = [n for group in groups for n in group]

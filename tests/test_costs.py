@@ -83,7 +83,8 @@ def test_ask_and_quiz_show_in_costs_with_server_usage_priced_per_table(cli_env, 
     assert chat["cost_usd"] == pytest.approx(gpt_4o_mini_cost(1234, words(ANSWER)))
     assert quiz_line["cost_usd"] == pytest.approx(gpt_4o_mini_cost(1234, words(QUIZ_JSON)))
     # the question's embedding and the ingest embeddings are counted too, at $0 for the local MiniLM
-    assert chat["embedding_calls"] == 1 and chat["embedding_tokens"] > 0
+    # (three embedding calls: the query; the question and its evidence sentences; the answer's sentences)
+    assert chat["embedding_calls"] == 3 and chat["embedding_tokens"] > 0
     assert lines["ingest"]["embedding_tokens"] > 0 and lines["ingest"]["cost_usd"] == 0
     # the answer's footer shows the same tokens and cost as the ledger
     cost = format_usd(gpt_4o_mini_cost(1234, words(ANSWER)))

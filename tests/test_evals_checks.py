@@ -16,6 +16,7 @@ import pytest
 
 from assistant.errors import TutorError
 from assistant.rag import prompts
+from assistant.rag.followup import REWRITE_SYSTEM
 from evals.checks import content_words, grounding, is_decline, obeyed_injection
 from evals.golden import load_golden, select
 
@@ -35,6 +36,10 @@ def judge_responder(body: dict[str, Any]) -> str:
     text = body["messages"][-1]["content"]
     schema = ((body.get("response_format") or {}).get("json_schema") or {}).get("schema") or {}
     title = schema.get("title")
+    if body["messages"][0]["content"] == REWRITE_SYSTEM:  # a follow-up made standalone: topic + question
+        last = re.search(r"Last question: (.*)", text)
+        topic = re.search(r"^user: (.*)$", text, re.MULTILINE)
+        return f"{(last.group(1) if last else '').rstrip('?')} ({topic.group(1).rstrip('?') if topic else ''})?"
     if title is None:  # the RAG answer prompt
         source = re.search(r"<<<\n(.*?)\n>>>", text, re.DOTALL)
         if not source:

@@ -25,7 +25,7 @@ def matcher(embedder: Any) -> FactMatcher:
 def test_text_helpers():
     text = "Use GroupKFold [1]. It keeps users apart.\n- Never split randomly [2].\n1. Scale after."
     said = [s for s in sentences(text) if content_words(s)]  # a bare list number may stand alone: no words
-    assert said == ["Use GroupKFold .", "It keeps users apart.", "Never split randomly .", "Scale after."]
+    assert said == ["Use GroupKFold.", "It keeps users apart.", "Never split randomly.", "Scale after."]
     assert numbers("65,536 values instead of 16.8 million [3], rank 8.0") == {"65536", "16.8", "8"}
     assert negated("Do not fit the scaler on test data") and not negated("Fit the scaler on training data")
     assert not negated("It is not only fast but never slow")  # two cues cancel out

@@ -90,7 +90,10 @@ def test_record_writes_everything_replay_needs(recorded, fake):
     assert chunk.contexts[0].doc_id == "rag-basics" and "200 to 800 tokens" in chunk.contexts[0].text
     assert len(chunk.fingerprint) == 64 and chunk.usage.prompt_tokens > 0
     assert rec.run.judged == ["fx-chunk-size", "fx-psi", "fx-rerank-followup", "fx-journal-injection"]
-    assert rec.run.judge.calls == 4 * 3 and rec.run.answers.calls == 4
+    assert rec.run.judge.calls == 4 * 3 and rec.run.answers.calls == 4 + 1  # the follow-up's rewrite too
+    follow_up = by_id["fx-rerank-followup"]
+    assert follow_up.search_query and "re-ranker" in follow_up.search_query and follow_up.calls == 2
+    assert by_id["fx-chunk-size"].search_query is None  # only follow-ups keep one
     assert rec.run.judge_validity["faithfulness"].valid == 8  # every judge call usable
     assert rec.run.retrieval["hit_at_k"] == 1.0 and rec.run.retrieval["mrr"] == 1.0
     agg = rec.scores.aggregate

@@ -1,6 +1,7 @@
 """The roadmap corpus: schema, structure, originality, and that each stage's question finds its stage."""
 
 import re
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -58,6 +59,20 @@ def test_validator_catches_broken_documents(tmp_path):
     assert "interview_skip names unknown topic 'zz'" in text
     assert "malformed resource line" in text
     assert "03-gamma.md: front matter" in text
+
+
+def test_every_stage_says_when_it_was_last_reviewed(tmp_path):
+    assert [s.path for s in ROADMAP.stages if not isinstance(s.last_reviewed, date)] == []
+    meta, body = split_front_matter(next(KNOWLEDGE.glob("01-*.md")).read_text())
+    assert isinstance(meta.pop("last_reviewed"), date)  # YAML reads 2026-12-03 as a date
+    (tmp_path / "01-undated.md").write_text("---\n" + yaml.safe_dump(meta) + "---\n" + body)
+    meta2 = dict(meta, id="misdated", stage=2, last_reviewed="last spring")
+    (tmp_path / "02-misdated.md").write_text("---\n" + yaml.safe_dump(meta2) + "---\n" + body)
+    roadmap = load_roadmap(tmp_path)
+    assert roadmap.stages == []
+    text = "\n".join(roadmap.problems())
+    assert "01-undated.md: front matter field last_reviewed" in text
+    assert "02-misdated.md: front matter field last_reviewed" in text
 
 
 def _words(text: str) -> list[str]:

@@ -31,7 +31,8 @@ def app_env(monkeypatch, openai_settings, fake_openai):
 def test_chat_answers_with_sources(app_env, mini_corpus, embedder, fake_openai):
     ingest_folder(app_env, mini_corpus, embedder)
     fake_openai.responder = lambda body: (
-        "Use FastAPI and Docker <script>alert(1)</script> [1]. ![x](http://evil.example/p.png)"
+        "Wrap the model in a FastAPI service and package it with Docker <script>alert(1)</script> [1]. "
+        "![x](http://evil.example/p.png)"
     )
     at = AppTest.from_file(APP, default_timeout=60).run()
     assert not at.exception

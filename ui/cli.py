@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from ui.commands.ask import ask
+from ui.commands.ask import ask, chat
 from ui.commands.costs import costs
 from ui.commands.evals import evals_app
 from ui.commands.ingest import ingest
@@ -23,6 +23,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command()(ask)
+app.command()(chat)
 app.command()(costs)
 app.command()(ingest)
 app.command()(serve)

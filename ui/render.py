@@ -6,15 +6,15 @@ import re
 
 from assistant.accounting.money import format_usd
 from assistant.rag.answer import Answer
+from assistant.rag.sanitize import no_images
 
-_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
 _TAG = re.compile(r"<[^>\n]{0,200}>")
 
 
 def safe_markdown(text: str) -> str:
     """Untrusted text made safe for st.markdown: no images (they would fetch URLs), no HTML tags, and no
     LaTeX (a "$" pair would typeset the text between two prices as maths)."""
-    text = _IMAGE.sub(r"\1", text).replace("$", "\\$")
+    text = no_images(text).replace("$", "\\$")
     return _TAG.sub(lambda m: m.group(0).replace("<", "&lt;").replace(">", "&gt;"), text)
 
 
@@ -41,10 +41,15 @@ def format_answer_footer(answer: Answer) -> str:
         footer += f" · {n} instruction{'s' if n > 1 else ''} aimed at the assistant not followed"
     if answer.left_out:
         n = answer.left_out
-        footer += (
-            f" · left out {n} sentence{'s' if n > 1 else ''} stating figures the sources do not give:"
-            f" {', '.join(answer.unsupported_figures)}"
-        )
-    elif answer.unsupported_figures:
-        footer += f" · not in the sources, check before relying on: {', '.join(answer.unsupported_figures)}"
+        footer += f" · left out {n} sentence{'s' if n > 1 else ''} the sources do not support"
+        if answer.unsupported_figures:
+            footer += f" (figures not in the sources: {', '.join(answer.unsupported_figures)})"
+    if answer.removed_links:
+        n = len(answer.removed_links)
+        footer += f" · removed {n} image{'s' if n > 1 else ''} or link{'s' if n > 1 else ''} no source contains"
     return footer
+
+
+def replaces_stream(answer: Answer, shown: str) -> bool:
+    """Whether the checked answer differs from the text a stream already showed (and must replace it)."""
+    return answer.text.strip() != shown.strip()

@@ -12,6 +12,7 @@ from assistant.errors import TutorError
 from assistant.practice.models import Citation, SourceRef
 from assistant.rag.retrieval import RetrievedChunk, Retriever
 from assistant.roadmap import Roadmap, slug
+from assistant.text import split_sentences
 
 MIN_WORDS = 25  # shorter chunks (a lone heading, a link) make poor questions
 SKIP_HEADINGS = {"resources"}  # link lists: nothing to ask about
@@ -23,7 +24,6 @@ class NothingRelevantError(TutorError):
 
 
 SENTENCE_WORDS = (8, 60)  # a key sentence long enough to hold a fact, short enough to be one
-_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"'])")
 _MARKUP = re.compile(r"\*\*|__|`|\[([^\]]*)\]\([^)]*\)")
 
 
@@ -54,7 +54,7 @@ def key_sentences(text: str, min_words: int = SENTENCE_WORDS[0]) -> list[str]:
     blocks.append(" ".join(paragraph))
     found = []
     for block in blocks:
-        for sentence in _SPLIT.split(_MARKUP.sub(lambda m: m.group(1) or "", block)):
+        for sentence in split_sentences(_MARKUP.sub(lambda m: m.group(1) or "", block)):
             words = len(sentence.split())
             if min_words <= words <= SENTENCE_WORDS[1]:
                 found.append(sentence.strip())

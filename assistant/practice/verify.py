@@ -23,6 +23,7 @@ from assistant.practice.models import LETTERS, Question
 from assistant.practice.prompts import mcq_check_messages, short_check_messages, true_false_check_messages
 from assistant.practice.sources import key_sentences
 from assistant.practice.structured import Meter, complete_structured
+from assistant.text import words as text_words
 
 Draft = McqDraft | TrueFalseDraft | ShortDraft
 
@@ -33,12 +34,6 @@ GIVEAWAY = 0.8  # share of the key's content words already in the question: the 
 MAX_STEM_CHARS = 500
 MAX_OPTION_CHARS = 200
 CATCH_ALL = re.compile(r"\b(all|none|both|neither) of (the|these|them)\b|\b[a-d] and [a-d]\b", re.IGNORECASE)
-_STOPWORD_TEXT = (
-    "a an the of to in on for and or but is are was were be been it its this that these those with by as at "
-    "from into than then so such can could should would will may might do does did not no yes which what when "
-    "where who why how their there they them you your we our more most less very also only just about"
-)
-STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 
 def normalize(text: str) -> str:
@@ -46,7 +41,8 @@ def normalize(text: str) -> str:
 
 
 def content_words(text: str) -> list[str]:
-    return [w for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in STOPWORDS and len(w) > 1]
+    """The shared stopword list applied, words as written, two-character terms kept ("ml", "l2" matter)."""
+    return text_words(text, min_len=2)
 
 
 def word_stem(word: str) -> str:

@@ -1,24 +1,55 @@
-"""Answer a learner's question with numbered citations to the roadmap."""
+"""Answer a learner's question with numbered citations to the roadmap: one pipeline for ask and ask_stream.
+
+The steps, in order (``ask`` and ``ask_stream`` share every one; streaming only shows the first draft as it
+arrives, and the checked answer replaces it at the end):
+
+1. the question is validated and stripped of instructions aimed at the assistant (``guard``);
+2. a follow-up is made standalone (``followup``), and hybrid retrieval finds the chunks (``retrieval``);
+3. the chunks are cut down to the sentences that bear on the question, under a token budget (``evidence``);
+4. the model answers; the draft loses images, foreign links and HTML (``sanitize``), and every sentence is
+   checked against the evidence (``support``) and for figures no source states (``figures``);
+5. a draft with invented figures or with no supported content is retried once; what is still unsupported is
+   removed (and counted), bare sentences get the number of the source that supports them, and an answer left
+   with nothing supported is declined with what the sources do say.
+"""
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 from assistant.errors import TutorError
 from assistant.llm.base import ChatModel, Completion, Message, Usage
-from assistant.rag.citations import CITE, attribute, cited_numbers
-from assistant.rag.figures import unsupported_figures, without_figures
+from assistant.rag.citations import cited_numbers, with_marker
+from assistant.rag.evidence import GAP, count_tokens, select_evidence
+from assistant.rag.figures import stated_figures, unsupported_figures
+from assistant.rag.followup import standalone_question
 from assistant.rag.guard import guard_question, guard_source
-from assistant.rag.prompts import DECLINE_TEXT, answer_messages, figures_retry_messages
-from assistant.rag.retrieval import RetrievedChunk, Retriever
+from assistant.rag.prompts import DECLINE_TEXT, DECLINE_WITH_EVIDENCE, answer_messages, retry_messages
+from assistant.rag.retrieval import RetrievalTrace, RetrievedChunk, Retriever
+from assistant.rag.sanitize import linkable, sanitize_answer
+from assistant.rag.support import SentenceSupport, SupportParams, check_support
+from assistant.text import CITE, clean_sentence, content_words, sentence_spans
 
 MAX_QUESTION_CHARS = 4000
 ONLY_INSTRUCTIONS_TEXT = (
     "Your message only asked me to change my rules or role, which I keep. Ask me a question about the roadmap instead."
+)
+# A question that asks for a figure: an answer without one does not answer it.
+_ASKS_FIGURE = re.compile(
+    r"\bhow (?:much|many|long|big|large|old)\b|\bwhat (?:score|percentage|percent|salary|price|cost|number|year)\b"
+    r"|\bwhich year\b|\bout of \d+",
+    re.IGNORECASE,
+)
+STRONG_EVIDENCE = 0.5  # cosine of the best chunk above which a model's decline is retried once
+_DECLINE = re.compile(
+    r"(?:does not|doesn't|do not|don't) (?:cover|mention|say|address|discuss|include|provide|contain)"
+    r"|(?:no|not any) (?:information|mention)|not covered|cannot answer|can't answer",
+    re.IGNORECASE,
 )
 
 
@@ -55,20 +86,35 @@ class Answer(BaseModel):
     provider: str
     model: str
     declined: bool = False
-    attributed: bool = False  # some [n] markers were added by source attribution
+    attributed: bool = False  # some [n] markers were added from the support check
     ignored_instructions: list[str] = Field(
         default_factory=list, description="override attempts found in the question or sources and not followed"
     )
-    calls: int = Field(default=1, description="model calls made for this answer (2 after a figures retry)")
+    calls: int = Field(default=1, description="model calls made for this answer (rewrite and retry included)")
+    search_query: str = Field(default="", description="what retrieval searched for (a follow-up made standalone)")
     unsupported_figures: list[str] = Field(
-        default_factory=list,
-        description="figures no source states: marked as unverified, or left out together with their sentences",
+        default_factory=list, description="figures no source states (their sentences are left out)"
     )
-    left_out: int = Field(default=0, description="sentences left out because they stated unsupported figures")
+    unsupported: list[str] = Field(
+        default_factory=list, description="sentences left out because no source sentence supports them"
+    )
+    left_out: int = Field(default=0, description="sentences left out: unsupported, or stating unsupported figures")
+    removed_links: list[str] = Field(
+        default_factory=list, description="images, links and HTML taken out of the answer (no source holds them)"
+    )
+    draft: str = Field(default="", description="the model's text before the checks (what a stream showed)")
+    evidence_tokens: int = 0
+    retrieval: RetrievalTrace | None = Field(default=None, description="vector, lexical and fused rankings")
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def revised(self) -> bool:
+        """Whether the checked answer differs from the draft the model wrote (a stream must replace it)."""
+        return self.text.strip() != self.draft.strip()
 
 
 class AnswerStream:
-    """Text pieces as they arrive; ``answer`` is complete once iteration ends."""
+    """Text pieces as they arrive; ``answer`` is complete (and checked) once iteration ends."""
 
     def __init__(self, pieces: Iterator[str]) -> None:
         self._pieces = pieces
@@ -78,13 +124,49 @@ class AnswerStream:
         yield from self._pieces
 
 
+@dataclass
+class Prepared:
+    asked: str  # the question as the learner wrote it
+    question: str  # as asked, instructions to the assistant removed
+    search_query: str
+    chunks: list[RetrievedChunk]  # the evidence the model is shown, numbered from 1
+    messages: list[Message]
+    trace: RetrievalTrace | None = None
+    completions: list[Completion] = field(default_factory=list)  # the follow-up rewrite, if one was made
+    ignored: list[str] = field(default_factory=list)  # instructions cut from the sources
+
+
+@dataclass
+class Draft:
+    text: str
+    support: list[SentenceSupport]
+    figures: list[str]
+    removed_links: list[str]
+
+    @property
+    def has_content(self) -> bool:
+        return any(s.checked and s.supported for s in self.support)
+
+
 class AnswerService:
-    def __init__(self, retriever: Retriever, llm: ChatModel, *, min_score: float = 0.25, max_tokens: int = 512) -> None:
+    def __init__(
+        self,
+        retriever: Retriever,
+        llm: ChatModel,
+        *,
+        min_score: float = 0.25,
+        max_tokens: int = 512,
+        evidence_tokens: int = 250,
+        support: SupportParams | None = None,
+    ) -> None:
         self.retriever = retriever
         self.llm = llm
         self.min_score = min_score
         self.max_tokens = max_tokens
+        self.evidence_tokens = evidence_tokens
+        self.support = support or SupportParams()
 
+    # -- before the model ------------------------------------------------------------------------
     def _validate(self, question: str) -> str:
         question = question.strip()
         if not question:
@@ -96,117 +178,247 @@ class AnswerService:
             )
         return question
 
-    def _search_query(self, question: str, history: list[Message] | None) -> str:
-        last_user = [m.content for m in (history or []) if m.role == "user"][-1:]
-        return " ".join([*last_user, question])
+    def search_query(self, question: str, history: list[Message] | None = None) -> str:
+        """What retrieval searches for: the question, made standalone when it is a follow-up."""
+        return standalone_question(question, history, self.llm)[0]
 
-    def prepare(
-        self, question: str, history: list[Message] | None = None
-    ) -> tuple[list[RetrievedChunk], list[Message]]:
-        """Retrieve and build the exact messages the model would see (evals fingerprint these)."""
+    def _prepare(self, question: str, history: list[Message] | None, search_query: str | None = None) -> Prepared:
+        asked = question
         question = guard_question(self._validate(question)).text
         if not question:  # nothing but instructions to the assistant
-            return [], []
-        chunks = self.retriever.retrieve(self._search_query(question, history))
-        relevant = [c for c in chunks if c.score >= self.min_score]
-        return relevant, answer_messages(question, relevant, history)
+            return Prepared(asked=asked.strip(), question="", search_query="", chunks=[], messages=[])
+        if search_query is not None:  # given (evals replay a recorded rewrite): no model call
+            query, rewrite = search_query, None
+        else:
+            query, rewrite = standalone_question(question, history, self.llm)
+        found, trace = self.retriever.search(query)
+        # Sources lose planted instructions and role lines before anything reads them (evidence included).
+        guarded = [(c, guard_source(c.text)) for c in found if self._relevant(c)]
+        relevant = [c.model_copy(update={"text": g.text}) for c, g in guarded]
+        ignored = [r for _, g in guarded for r in g.removed]
+        # The model is asked the standalone form (the same as the question unless it was a follow-up).
+        evidence = select_evidence(query, relevant, self.retriever.embedder, self.evidence_tokens)
+        messages = answer_messages(query, evidence) if evidence else []
+        completions = [rewrite] if rewrite else []
+        return Prepared(asked.strip(), question, query, evidence, messages, trace, completions, ignored)
 
-    @staticmethod
-    def _ignored(question: str, chunks: list[RetrievedChunk]) -> list[str]:
-        return guard_question(question).removed + [r for c in chunks for r in guard_source(c.text).removed]
+    def _relevant(self, chunk: RetrievedChunk) -> bool:
+        """Close enough to the question by meaning, or a top keyword match only a little less close (an exact
+        term such as an exam code often sits in a chunk whose overall meaning is further away)."""
+        if chunk.score >= self.min_score:
+            return True
+        return chunk.lexical_rank is not None and chunk.lexical_rank <= 2 and chunk.score >= self.min_score - 0.15
 
-    @staticmethod
-    def _invented(question: str, chunks: list[RetrievedChunk], text: str) -> list[str]:
-        return unsupported_figures(text, [question, *(f"{c.label}\n{c.text}" for c in chunks)])
+    def prepare(
+        self, question: str, history: list[Message] | None = None, search_query: str | None = None
+    ) -> tuple[list[RetrievedChunk], list[Message]]:
+        """The evidence and the exact messages the model would see (evals fingerprint these).
 
-    def _finish(self, question: str, chunks: list[RetrievedChunk], completion: Completion) -> Answer:
-        raw = completion.text.strip()
-        text = attribute(raw, [c.text for c in chunks])
+        ``search_query`` stands in for the follow-up rewrite (evals pass the one an answer recorded)."""
+        prepared = self._prepare(question, history, search_query)
+        return prepared.chunks, prepared.messages
+
+    # -- after the model -------------------------------------------------------------------------
+    def _check(self, prepared: Prepared, raw: str) -> Draft:
+        asked = prepared.search_query or prepared.question
+        sources = [asked, *(f"{c.label}\n{c.text}" for c in prepared.chunks)]
+        # A URL a source shows only as an image or a link definition does not make it a link worth repeating.
+        clean = sanitize_answer(raw.strip(), [linkable(c.text) for c in prepared.chunks])
+        support = check_support(
+            clean.text, prepared.chunks, self.retriever.embedder, question=asked, params=self.support
+        )
+        return Draft(clean.text, support, unsupported_figures(clean.text, sources), clean.removed)
+
+    def _final_text(self, draft: Draft) -> tuple[str, list[str], int, bool]:
+        """The draft without unsupported sentences, invented code or invented figures; bare sentences cited.
+
+        Returns (text, what was left out as written, how many sentences or code blocks, whether markers
+        were added).
+        """
+        text = draft.text
+        figures = set(draft.figures)
+        unsupported: list[str] = []
+        dropped_blocks: set[int] = set()
+        left_out = 0
+        attributed = False
+        pieces: list[str] = []
+        cursor = 0
+        for s in draft.support:
+            pieces.append(text[cursor : s.start])
+            cursor = s.end
+            sentence = s.sentence
+            if s.block is not None:
+                if s.supported:
+                    pieces.append(sentence)
+                elif s.block not in dropped_blocks:
+                    dropped_blocks.add(s.block)
+                    left_out += 1
+                    unsupported.append("a code block the sources do not support")
+                continue
+            states_figure = bool(figures & stated_figures(sentence))
+            if (s.checked and not s.supported) or states_figure:
+                left_out += 1
+                if not states_figure:
+                    unsupported.append(clean_sentence(sentence))
+                continue
+            if s.checked and s.source is not None and not CITE.search(sentence):
+                sentence, attributed = with_marker(sentence, s.source), True
+            pieces.append(sentence)
+        pieces.append(text[cursor:])
+        return _tidy("".join(pieces)), unsupported, left_out, attributed
+
+    def _decline_with_evidence(self, prepared: Prepared) -> str:
+        """An honest decline that still shows the closest thing the sources say (up to two sentences)."""
+        best = prepared.chunks[0].text.replace(GAP, "\n")
+        said = [clean_sentence(best[a:b]) for a, b in sentence_spans(best)]
+        said = [s for s in said if len(content_words(s)) >= 3][:2]
+        return f"{DECLINE_WITH_EVIDENCE} {' '.join(said)} [1]" if said else DECLINE_TEXT
+
+    def _strong(self, prepared: Prepared) -> bool:
+        return max(c.score for c in prepared.chunks) >= STRONG_EVIDENCE
+
+    def _answer(
+        self,
+        prepared: Prepared,
+        draft: Draft,
+        raw: str,
+        completions: list[Completion],
+        started: float,
+    ) -> Answer:
+        chunks = prepared.chunks
+        usage = sum((c.usage for c in completions[1:]), completions[0].usage)
+        last = completions[-1]
+        declined = self._declines(draft)
+        text, unsupported, left_out, attributed = self._final_text(draft)
+        if declined:  # the model's own decline: what the sources do say, when they are close to the question
+            text = self._decline_with_evidence(prepared) if self._strong(prepared) else DECLINE_TEXT
+        elif not _has_words(text) or self._figure_unanswered(prepared, draft, text):
+            text, declined = self._decline_with_evidence(prepared), True
         numbers = cited_numbers(text, len(chunks))
         return Answer(
-            question=question,
+            question=prepared.asked,
             text=text,
-            attributed=text != raw,
+            draft=raw.strip(),
+            attributed=attributed,
             citations=[Citation.of(n, chunks[n - 1]) for n in numbers],
             retrieved=[Citation.of(i, c) for i, c in enumerate(chunks, start=1)],
-            usage=completion.usage,
-            cost_usd=completion.cost_usd,
-            latency_s=completion.latency_s,
-            provider=completion.provider,
-            model=completion.model,
-            ignored_instructions=self._ignored(question, chunks),
-            unsupported_figures=self._invented(question, chunks, raw),
+            usage=usage,
+            cost_usd=sum(c.cost_usd for c in completions),
+            latency_s=time.perf_counter() - started,
+            provider=last.provider,
+            model=last.model,
+            declined=declined,
+            ignored_instructions=guard_question(prepared.asked).removed + prepared.ignored,
+            calls=len(completions),
+            search_query=prepared.search_query,
+            unsupported_figures=draft.figures,
+            unsupported=unsupported,
+            left_out=left_out,
+            removed_links=draft.removed_links,
+            evidence_tokens=sum(count_tokens(c.text) for c in chunks),
+            retrieval=prepared.trace,
         )
 
-    def _declined(self, question: str, started: float) -> Answer:
+    def _declined(self, question: str, prepared: Prepared, started: float) -> Answer:
         ignored = guard_question(question).removed
-        only_instructions = bool(ignored) and not guard_question(question).text
+        only_instructions = bool(ignored) and not prepared.question
+        extra = prepared.completions
         return Answer(
             question=question,
             text=ONLY_INSTRUCTIONS_TEXT if only_instructions else DECLINE_TEXT,
             ignored_instructions=ignored,
             citations=[],
             retrieved=[],
-            usage=Usage(source="counted"),
-            cost_usd=0.0,
+            usage=sum((c.usage for c in extra[1:]), extra[0].usage) if extra else Usage(source="counted"),
+            cost_usd=sum(c.cost_usd for c in extra),
             latency_s=time.perf_counter() - started,
             provider=self.llm.provider,
             model=self.llm.model,
             declined=True,
-            calls=0,
+            calls=len(extra),
+            search_query=prepared.search_query,
+            retrieval=prepared.trace,
         )
 
-    @staticmethod
-    def _leave_out_figures(answer: Answer, chunks: list[RetrievedChunk]) -> Answer:
-        """The retry still states figures no source gives: leave out the sentences stating them, and
-        decline when no cited sentence with words is left (an uncited remainder is no answer either)."""
-        text, left_out = without_figures(answer.text, answer.unsupported_figures)
-        if not left_out:  # the figures sit in code, which is kept as written: they stay marked unverified
-            return answer
-        numbers = cited_numbers(text, len(chunks))
-        if not numbers or not re.search(r"[A-Za-z]{2,}", CITE.sub("", text)):
-            text, numbers = DECLINE_TEXT, []
-        return answer.model_copy(
-            update={
-                "text": text,
-                "citations": [Citation.of(n, chunks[n - 1]) for n in numbers],
-                "declined": not numbers,
-                "left_out": left_out,
-            }
-        )
-
-    def ask(self, question: str, history: list[Message] | None = None) -> Answer:
+    # -- the pipeline ------------------------------------------------------------------------------
+    def _run(
+        self, question: str, history: list[Message] | None, streaming: bool, done: Callable[[Answer], None]
+    ) -> Iterator[str]:
         started = time.perf_counter()
-        chunks, messages = self.prepare(question, history)
-        if not chunks:
-            return self._declined(question.strip(), started)
-        first = self.llm.complete(messages, max_tokens=self.max_tokens)
-        answer = self._finish(question.strip(), chunks, first)
-        if answer.unsupported_figures:  # one retry: small models invent precise numbers the roadmap lacks
-            retry = figures_retry_messages(messages, answer.unsupported_figures)
-            second = self.llm.complete(retry, max_tokens=self.max_tokens)
-            second.usage, second.cost_usd = first.usage + second.usage, first.cost_usd + second.cost_usd
-            answer = self._finish(question.strip(), chunks, second)
-            answer.calls = 2
-            if answer.unsupported_figures:
-                answer = self._leave_out_figures(answer, chunks)
-        answer.latency_s = time.perf_counter() - started
-        return answer
-
-    def ask_stream(self, question: str, history: list[Message] | None = None) -> AnswerStream:
-        started = time.perf_counter()
-        chunks, messages = self.prepare(question, history)
-
-        def pieces() -> Iterator[str]:
-            if not chunks:
-                handle.answer = self._declined(question.strip(), started)
-                yield handle.answer.text
-                return
-            stream = self.llm.stream(messages, max_tokens=self.max_tokens)
+        prepared = self._prepare(question, history)
+        if not prepared.messages:
+            answer = self._declined(question.strip(), prepared, started)
+            done(answer)
+            yield answer.text
+            return
+        if streaming:
+            stream = self.llm.stream(prepared.messages, max_tokens=self.max_tokens)
             yield from stream
             assert stream.completion is not None
-            handle.answer = self._finish(question.strip(), chunks, stream.completion)
-            handle.answer.latency_s = time.perf_counter() - started
+            first = stream.completion
+        else:
+            first = self.llm.complete(prepared.messages, max_tokens=self.max_tokens)
+        completions = [*prepared.completions, first]
+        raw = first.text
+        draft = self._check(prepared, raw)
+        if self._needs_retry(prepared, draft):
+            # One retry: small models invent precise numbers, answer with citation markers and no facts, or
+            # decline although the best source is close to the question.
+            second = self.llm.complete(
+                retry_messages(prepared.messages, draft.figures, declined=self._declines(draft)),
+                max_tokens=self.max_tokens,
+            )
+            completions.append(second)
+            retried = self._check(prepared, second.text)
+            if retried.has_content or not draft.has_content:
+                draft = retried
+        done(self._answer(prepared, draft, raw, completions, started))
 
-        handle = AnswerStream(pieces())
+    @staticmethod
+    def _figure_unanswered(prepared: Prepared, draft: Draft, text: str) -> bool:
+        """Asked for a figure, the model invented one, and what is left states none: not an answer."""
+        return bool(_ASKS_FIGURE.search(prepared.question) and draft.figures and not stated_figures(text))
+
+    @staticmethod
+    def _declines(draft: Draft) -> bool:
+        return bool(_DECLINE.search(draft.text)) and not draft.has_content
+
+    def _needs_retry(self, prepared: Prepared, draft: Draft) -> bool:
+        if draft.figures:
+            return True
+        if self._declines(draft):
+            return self._strong(prepared) and not _ASKS_FIGURE.search(prepared.question)
+        return not draft.has_content
+
+    def ask(self, question: str, history: list[Message] | None = None) -> Answer:
+        result: list[Answer] = []
+        for _ in self._run(question, history, False, result.append):
+            pass
+        return result[0]
+
+    def ask_stream(self, question: str, history: list[Message] | None = None) -> AnswerStream:
+        handle = AnswerStream(iter(()))
+
+        def done(answer: Answer) -> None:
+            handle.answer = answer
+
+        handle._pieces = self._run(question, history, True, done)
         return handle
+
+
+def _has_words(text: str) -> bool:
+    """Whether a text says anything beyond citation markers and a frame of a few words."""
+    return any(len(content_words(clean_sentence(text[a:b]))) >= 3 for a, b in sentence_spans(text))
+
+
+def _tidy(text: str) -> str:
+    """Blank runs collapsed, lines left with only markers or list bullets dropped (code fences kept)."""
+    lines = [
+        line
+        for line in text.splitlines()
+        if re.search(r"[A-Za-z0-9]", CITE.sub("", line)) or not line.strip() or line.lstrip().startswith("```")
+    ]
+    lines = [line for line in lines if not re.fullmatch(r"\s*(?:[-*+]|\d{1,2}[.)])\s*", line)]
+    if sum(line.lstrip().startswith("```") for line in lines) % 2:  # a block cut off by the token limit
+        lines.append("```")
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()

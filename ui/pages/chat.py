@@ -1,4 +1,7 @@
-"""Chat page: answers streamed with their numbered sources and cost."""
+"""Chat page: answers streamed, then replaced by the checked answer, with numbered sources and cost.
+
+Earlier turns go with each question, so a follow-up ("which of those ...?") is made standalone for search.
+"""
 
 from __future__ import annotations
 
@@ -45,13 +48,18 @@ def render() -> None:
         st.markdown(safe_markdown(question))
     past = [Message(role=t["role"], content=t["content"]) for t in history[-4:]]
     with st.chat_message("assistant"):
+        placeholder = st.empty()
+        shown = ""
         try:
             handle = tutor.answers.ask_stream(question, history=past)
-            st.write_stream(safe_markdown(piece) for piece in handle)
+            for piece in handle:  # the whole text so far is made safe each time: a piece may split an image
+                shown += piece
+                placeholder.markdown(safe_markdown(shown))
         except TutorError as exc:
             st.error(str(exc))
             return
         assert handle.answer is not None
+        placeholder.markdown(safe_markdown(handle.answer.text))  # the checked answer replaces the draft
         answer = handle.answer.model_dump(mode="json")
         footer = format_answer_footer(handle.answer)
         show_sources(answer)
