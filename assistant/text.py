@@ -96,7 +96,7 @@ def split_sentences(text: str) -> list[str]:
 
 def clean_sentence(sentence: str) -> str:
     """A sentence without citation markers, list markers and markdown emphasis, on one line."""
-    clean = CITATION.sub("", _LIST_MARKER.sub("", sentence)).strip(" \t*`#>")
+    clean = CITATION.sub("", _LIST_MARKER.sub("", sentence)).replace("**", "").strip(" \t*`#>")
     return _SPACE_BEFORE_STOP.sub(r"\1", " ".join(clean.split()))
 
 
