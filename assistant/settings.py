@@ -46,10 +46,10 @@ class Settings(BaseSettings):
     top_k: int = Field(4, ge=1, le=50, alias="TOP_K")
     min_relevance: float = Field(0.25, ge=-1, le=1, alias="MIN_RELEVANCE")
     retrieval_candidates: int = Field(20, ge=1, le=200, alias="RETRIEVAL_CANDIDATES")
-    rrf_k: int = Field(10, ge=1, le=1000, alias="RRF_K")
+    rrf_k: int = Field(60, ge=1, le=1000, alias="RRF_K")
     vector_weight: float = Field(1.0, ge=0, alias="VECTOR_WEIGHT")
-    lexical_weight: float = Field(0.7, ge=0, alias="LEXICAL_WEIGHT")
-    evidence_tokens: int = Field(300, ge=50, le=8000, alias="EVIDENCE_TOKENS")
+    lexical_weight: float = Field(1.0, ge=0, alias="LEXICAL_WEIGHT")
+    evidence_tokens: int = Field(250, ge=50, le=8000, alias="EVIDENCE_TOKENS")
     chunk_size: int = Field(200, ge=64, le=4096, alias="CHUNK_SIZE")
     chunk_overlap: int = Field(30, ge=0, le=1024, alias="CHUNK_OVERLAP")
 

@@ -156,7 +156,7 @@ class AnswerService:
         *,
         min_score: float = 0.25,
         max_tokens: int = 512,
-        evidence_tokens: int = 300,
+        evidence_tokens: int = 250,
         support: SupportParams | None = None,
     ) -> None:
         self.retriever = retriever

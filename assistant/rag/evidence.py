@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from llama_index.core.base.embeddings.base import BaseEmbedding
 
 LEXICAL_WEIGHT = 0.5
-RANK_DECAY = 0.2  # a preference for sentences from better-ranked chunks (fusion ranks the right one first)
+RANK_DECAY = 0.03  # a small preference for sentences from better-ranked chunks
 GAP = " … "
 _POINTS_BACK = re.compile(
     r"^(?:this|that|these|those|it|its|they|their|them|such|however|but|so|also|then|instead|otherwise|"

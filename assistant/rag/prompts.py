@@ -56,8 +56,7 @@ def retry_messages(messages: list[Message], figures: list[str], *, declined: boo
 def format_sources(chunks: list[RetrievedChunk]) -> str:
     blocks = []
     for n, chunk in enumerate(chunks, start=1):
-        # The heading path names the source; the file path would cost tokens and tempt the model to cite it.
-        blocks.append(f"[{n}] {chunk.heading_path or chunk.title}\n<<<\n{guard_source(chunk.text).text.strip()}\n>>>")
+        blocks.append(f"[{n}] {chunk.label}\n<<<\n{guard_source(chunk.text).text.strip()}\n>>>")
     return "\n\n".join(blocks)
 
 
