@@ -95,8 +95,10 @@ def test_release_recording_replays_and_passes(replay_settings, embedder, monkeyp
     known = yaml.safe_load((RELEASE / "known_failures.yaml").read_text()) or {}
     tracked = {f.metric: {r.item: round(r.value or 0, 3) for r in f.rows} for f in result.known}
     assert tracked == known
-    # the wrong answers a reader found in this recording are among them (see the closing note of the eval work)
-    assert {"data-handling-04", "special-multihop-01"} <= set(known["wrong_claim_rate"])
+    # the wrong answer a reader found in this recording is among them; the two the eval work found
+    # (data-handling-04, special-multihop-01) no longer state a wrong claim after the checked answer pipeline
+    assert "cloud-and-scale-02" in known["wrong_claim_rate"]
+    assert not {"data-handling-04", "special-multihop-01"} & set(known["wrong_claim_rate"])
     recorded = json.loads((RELEASE / "recordings" / SCORES).read_text())
     assert result.aggregate == recorded["aggregate"]
     usable = result.judge_validity
@@ -127,6 +129,10 @@ def test_a_wrong_answer_in_the_release_recording_fails_naming_the_item_and_the_m
         "theory and convex optimisation proofs [1]."
     )
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    known_path = suite.root / "known_failures.yaml"  # the item may be a tracked failure already: not in the copy
+    known = yaml.safe_load(known_path.read_text())
+    known.get("key_fact_recall", {}).pop("mathematics-05", None)
+    known_path.write_text(yaml.safe_dump(known))
     result = _run(replay_settings, suite, embedder)
     assert not result.passed
     recall = next(f for f in result.failures if f.metric == "key_fact_recall" and f.per_item)
@@ -162,13 +168,14 @@ def test_known_failures_cover_exactly_their_items():
 
 
 def test_broken_retrieval_fails_hit_at_k(replay_settings, suite_copy, embedder, monkeypatch):
-    original = Retriever.retrieve
+    original = Retriever.search
 
     def least_similar(self: Retriever, query: str, *, top_k: int | None = None, stage: int | None = None) -> Any:
         k = top_k or self.top_k
-        return original(self, query, top_k=50, stage=stage)[-k:]
+        chunks, trace = original(self, query, top_k=50, stage=stage)
+        return chunks[-k:], trace
 
-    monkeypatch.setattr(Retriever, "retrieve", least_similar)
+    monkeypatch.setattr(Retriever, "search", least_similar)
     result = _run(replay_settings, suite_copy, embedder)
     assert not result.passed
     failed = {f.metric for f in result.failures if f.check == "retrieval"}
@@ -182,8 +189,10 @@ def test_prompt_change_without_rerecording_fails_as_stale(replay_settings, suite
     result = _run(replay_settings, suite_copy, embedder)
     assert not result.passed
     stale = next(f for f in result.failures if f.check == "stale")
-    ids = [json.loads(line)["id"] for line in (suite_copy.recordings_dir / ANSWERS).read_text().splitlines()]
-    assert sorted(result.stale) == sorted(ids)
+    rows = [json.loads(line) for line in (suite_copy.recordings_dir / ANSWERS).read_text().splitlines()]
+    # every item the model answered; a question declined before any model call sends no prompt to change
+    ids = [r["id"] for r in rows if r["contexts"]]
+    assert sorted(result.stale) == sorted(ids) and "fx-risotto" not in ids
     assert "make evals" in stale.message
     assert "retrieval" not in _checks(result)  # retrieval itself is unchanged
 

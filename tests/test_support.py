@@ -44,7 +44,7 @@ def test_true_sentences_are_kept_paraphrases_included(verdicts):
     dropped = [p["id"] for p in supported if not verdicts[p["id"]].supported]
     assert len(dropped) <= 2, dropped  # at the calibrated threshold: 1 of 49
     paraphrases = [p for p in supported if p["kind"] == "paraphrase"]
-    assert sum(verdicts[p["id"]].supported for p in paraphrases) >= len(paraphrases) - 1
+    assert sum(verdicts[p["id"]].supported for p in paraphrases) >= len(paraphrases) - 2
 
 
 def test_unsupported_sentences_are_caught(verdicts):

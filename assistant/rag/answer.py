@@ -229,8 +229,9 @@ class AnswerService:
         )
         return Draft(clean.text, support, unsupported_figures(clean.text, sources), clean.removed)
 
-    def _final_text(self, draft: Draft) -> tuple[str, list[str], int, bool]:
-        """The draft without unsupported sentences, invented code or invented figures; bare sentences cited.
+    def _final_text(self, draft: Draft, sources: int) -> tuple[str, list[str], int, bool]:
+        """The draft without unsupported sentences, invented code, invented figures, repeated sentences or
+        markers for sources that do not exist; bare sentences cited.
 
         Returns (text, what was left out as written, how many sentences or code blocks, whether markers
         were added).
@@ -239,6 +240,7 @@ class AnswerService:
         figures = set(draft.figures)
         unsupported: list[str] = []
         dropped_blocks: set[int] = set()
+        seen: set[str] = set()
         left_out = 0
         attributed = False
         pieces: list[str] = []
@@ -261,11 +263,16 @@ class AnswerService:
                 if not states_figure:
                     unsupported.append(clean_sentence(sentence))
                 continue
+            said = clean_sentence(sentence).lower()
+            if s.checked and said in seen:  # a small model sometimes writes its answer twice
+                continue
+            seen.add(said)
+            sentence = _valid_markers(sentence, sources)
             if s.checked and s.source is not None and not CITE.search(sentence):
                 sentence, attributed = with_marker(sentence, s.source), True
             pieces.append(sentence)
         pieces.append(text[cursor:])
-        return _tidy("".join(pieces)), unsupported, left_out, attributed
+        return _tidy(_valid_markers("".join(pieces), sources)), unsupported, left_out, attributed
 
     def _decline_with_evidence(self, prepared: Prepared) -> str:
         """An honest decline that still shows the closest thing the sources say (up to two sentences)."""
@@ -289,7 +296,7 @@ class AnswerService:
         usage = sum((c.usage for c in completions[1:]), completions[0].usage)
         last = completions[-1]
         declined = self._declines(draft)
-        text, unsupported, left_out, attributed = self._final_text(draft)
+        text, unsupported, left_out, attributed = self._final_text(draft, len(prepared.chunks))
         if declined:  # the model's own decline: what the sources do say, when they are close to the question
             text = self._decline_with_evidence(prepared) if self._strong(prepared) else DECLINE_TEXT
         elif not _has_words(text) or self._figure_unanswered(prepared, draft, text):
@@ -409,6 +416,11 @@ class AnswerService:
 def _has_words(text: str) -> bool:
     """Whether a text says anything beyond citation markers and a frame of a few words."""
     return any(len(content_words(clean_sentence(text[a:b]))) >= 3 for a, b in sentence_spans(text))
+
+
+def _valid_markers(text: str, sources: int) -> str:
+    """``text`` without ``[n]`` markers that point past the numbered sources."""
+    return CITE.sub(lambda m: m.group(0) if 1 <= int(m.group(1)) <= sources else "", text)
 
 
 def _tidy(text: str) -> str:
