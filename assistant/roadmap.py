@@ -30,18 +30,92 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
-def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
-    """(metadata, body) of a Markdown file; no or broken front matter gives ({}, text)."""
-    if not text.startswith("---"):
+MAX_FRONT_MATTER_CHARS = 16_384  # the corpus's front matter is under 500 characters
+MAX_VALUE_CHARS = 2_000
+MAX_DEPTH = 8
+_OPEN = re.compile(r"---[ \t]*\r?\n")
+_CLOSE = re.compile(r"^(?:---|\.\.\.)[ \t]*\r?$", re.MULTILINE)
+
+
+class FrontMatterError(ValueError):
+    """Front matter that is refused; the message says what to change."""
+
+
+class _FrontMatterLoader(yaml.SafeLoader):
+    """The one loader for front matter: safe types only, and no anchors or aliases (a 1 KB alias bomb
+    expands to gigabytes), no deep nesting, no huge values, no repeated keys."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise FrontMatterError("front matter uses YAML aliases; remove them")
+        if isinstance(event, yaml.ScalarEvent) and len(event.value) > MAX_VALUE_CHARS:
+            raise FrontMatterError(f"a front matter value is over {MAX_VALUE_CHARS:,} characters; shorten it")
+        if self._depth >= MAX_DEPTH:
+            raise FrontMatterError(f"front matter nests deeper than {MAX_DEPTH} levels; flatten it")
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[tuple[str, str]] = set()
+        for key, _ in node.value:
+            if isinstance(key, yaml.ScalarNode):
+                if (key.tag, key.value) in seen:
+                    raise FrontMatterError(f"front matter repeats the key '{key.value[:40]}'; keep one")
+                seen.add((key.tag, key.value))
+        return super().construct_mapping(node, deep)
+
+
+def read_front_matter(text: str) -> tuple[dict[str, Any], str]:
+    """(metadata, body) of a Markdown file; raises ``FrontMatterError`` with the fix when the front matter
+    is refused (aliases, too large, invalid YAML, a list or number instead of ``key: value`` lines).
+
+    No front matter, or a block that is plain text (a ``---`` rule around a paragraph), gives ({}, text).
+    """
+    text = text.removeprefix("\ufeff")
+    opening = _OPEN.match(text)
+    closing = _CLOSE.search(text, opening.end()) if opening else None
+    if opening is None or closing is None:
         return {}, text
-    end = text.find("\n---", 3)
-    if end == -1:
-        return {}, text
+    block = text[opening.end() : closing.start()]
+    if len(block) > MAX_FRONT_MATTER_CHARS:
+        raise FrontMatterError(f"front matter is over {MAX_FRONT_MATTER_CHARS // 1024} KiB; shorten it")
     try:
-        meta = yaml.safe_load(text[3:end]) or {}
-    except yaml.YAMLError:
+        meta = yaml.load(block, Loader=_FrontMatterLoader)  # a SafeLoader, stricter than safe_load
+    except FrontMatterError:
+        raise
+    except yaml.MarkedYAMLError as exc:
+        where = f", line {exc.problem_mark.line + 2}" if exc.problem_mark else ""
+        raise FrontMatterError(
+            f"front matter is not valid YAML ({exc.problem or exc.context}{where}); fix it"
+        ) from None
+    except (yaml.YAMLError, ValueError, TypeError, OverflowError, RecursionError) as exc:
+        # ValueError: a date like 2026-13-45, an int of more digits than Python converts
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0][:120]
+        raise FrontMatterError(f"front matter is not valid YAML ({reason}); fix it") from None
+    body = text[closing.end() :].lstrip("\r\n")
+    if meta is None:
+        return {}, body
+    if isinstance(meta, str):
         return {}, text
-    return (meta if isinstance(meta, dict) else {}), text[end + 4 :].lstrip("\n")
+    if not isinstance(meta, dict):
+        raise FrontMatterError("front matter is not 'key: value' lines; fix it")
+    return {str(k): v for k, v in meta.items()}, body
+
+
+def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
+    """(metadata, body) of a Markdown file; no, refused or broken front matter gives ({}, text)."""
+    try:
+        return read_front_matter(text)
+    except FrontMatterError:
+        return {}, text
 
 
 class Resource(BaseModel):
@@ -155,7 +229,12 @@ def load_roadmap(folder: Path) -> Roadmap:
     for path in sorted(folder.glob("*.md")):
         if path.name.lower() == "readme.md":
             continue
-        meta, body = split_front_matter(path.read_text(encoding="utf-8"))
+        try:
+            meta, body = read_front_matter(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, FrontMatterError) as exc:
+            reason = str(exc) if isinstance(exc, FrontMatterError) else f"unreadable ({type(exc).__name__})"
+            errors.append(f"{path.name}: {reason}")
+            continue
         try:
             head = StageMeta.model_validate(meta)
         except ValidationError as exc:

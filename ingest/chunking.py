@@ -11,6 +11,7 @@ from llama_index.core.node_parser import MarkdownNodeParser, SentenceSplitter
 from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 
 from ingest.documents import SourceDoc
+from ingest.store import COMPLETE_KEY
 
 # Only the title and heading path are embedded with the text; the rest is for filters and citations.
 EMBED_KEYS = {"title", "heading_path"}
@@ -97,4 +98,8 @@ def chunk_document(doc: SourceDoc, chunk_size: int, chunk_overlap: int) -> list[
                 relationships={NodeRelationship.SOURCE: RelatedNodeInfo(node_id=doc.doc_id)},
             )
             nodes.append(node)
+    for node in nodes:  # a document counts as stored only when all its chunks are (see ingest/store.py)
+        node.metadata[COMPLETE_KEY] = len(nodes)
+        node.excluded_embed_metadata_keys.append(COMPLETE_KEY)
+        node.excluded_llm_metadata_keys.append(COMPLETE_KEY)
     return nodes

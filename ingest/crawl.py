@@ -1,30 +1,47 @@
 """Fetch one web page, safely and politely.
 
-Every request goes through :class:`~ingest.netguard.GuardedTransport` (no private, loopback,
-link-local or metadata addresses, checked after DNS and on every redirect hop), with a connect
-timeout and a total time limit, a size cap, a content-type allow-list, at most
-``FETCH_MAX_REDIRECTS`` redirects followed by hand (each hop's scheme and robots.txt are checked),
-robots.txt honoured (RFC 9309: a missing robots.txt allows everything, a failing one blocks the
-host), a minimum interval between requests to one host (robots' crawl-delay when longer), and an
-on-disk cache revalidated with ETag / Last-Modified.
+Every URL is normalised (no fragment, no credentials) and checked first: a malformed one is a dead
+page with the reason, never an exception. Every request goes through
+:class:`~ingest.netguard.GuardedTransport` (no private, loopback, link-local or metadata addresses,
+checked after DNS and on every redirect hop), with a connect timeout and a total time limit, a size
+cap, a content-type allow-list, at most ``FETCH_MAX_REDIRECTS`` redirects followed by hand (each hop's
+URL, scheme and robots.txt are checked), robots.txt honoured (parsed by protego: ``*`` and ``$``
+patterns, the longest matching rule wins; a missing robots.txt allows everything, a failing one blocks
+the host), a minimum interval between requests to one host (robots' crawl-delay when longer), and an
+on-disk cache revalidated with ETag / Last-Modified. A page served from the cache is held to the
+current address policy too (turning ``FETCH_ALLOW_LOOPBACK`` off also stops cached loopback pages).
 """
 
 from __future__ import annotations
 
+import re
 import threading
 import time
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Literal
-from urllib.parse import urljoin, urlsplit, urlunsplit
-from urllib.robotparser import RobotFileParser
+from urllib.parse import urljoin, urlsplit
 
 import httpx
+from protego import Protego
 
 from assistant.settings import Settings
 from ingest.fetch_cache import CacheEntry, FetchCache
-from ingest.netguard import GuardedTransport, LookupFailed, RefusedAddress
+from ingest.netguard import (
+    GuardedTransport,
+    InvalidHost,
+    LookupFailed,
+    RefusedAddress,
+    check_url,
+    host_refusal,
+    is_web_url,
+    normalize,
+)
+
+__all__ = ["OFFLINE_REASON", "Crawler", "Fetched", "is_web_url", "normalize"]
 
 USER_AGENT = "roadmap-tutor/0.1 (personal study assistant; fetches pages its user linked)"
+ROBOTS_AGENT = "roadmap-tutor"  # the product token robots.txt groups are matched against (RFC 9309)
 ALLOWED_TYPES = {
     "text/html",
     "application/xhtml+xml",
@@ -34,6 +51,7 @@ ALLOWED_TYPES = {
     "application/pdf",
 }
 REDIRECTS = {301, 302, 303, 307, 308}
+_SCHEME = re.compile(r"\s*([a-z][a-z0-9+.-]{0,19}):", re.IGNORECASE)
 MAX_CRAWL_DELAY_S = 30.0
 ROBOTS_MAX_BYTES = 512 * 1024
 UNREACHABLE_BEFORE_OFFLINE = 8
@@ -56,17 +74,6 @@ class Fetched:
     @property
     def ok(self) -> bool:
         return self.status in ("fetched", "cached")
-
-
-def normalize(url: str) -> str:
-    """The URL without its fragment, with a path: the key a page is stored and cached under."""
-    parts = urlsplit(url.strip())
-    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", parts.query, ""))
-
-
-def is_web_url(text: str) -> bool:
-    parts = urlsplit(text)
-    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 class HostPacer:
@@ -99,14 +106,18 @@ class Crawler:
         self.max_bytes = int(settings.fetch_max_mb * 1024 * 1024)
         self.cache = FetchCache(settings.http_cache_dir)
         self.pacer = HostPacer(settings.fetch_host_interval_s, self.stop)
+        # Requests are built by the client (headers, timeouts) and sent by the transport alone: redirects are
+        # followed by hand, and the client would parse a Location header first and raise on a malformed one.
+        self.transport = GuardedTransport(allow_loopback=settings.fetch_allow_loopback)
         self.client = httpx.Client(
-            transport=GuardedTransport(allow_loopback=settings.fetch_allow_loopback),
+            transport=self.transport,
             timeout=httpx.Timeout(settings.fetch_timeout_s, connect=settings.fetch_connect_timeout_s),
             follow_redirects=False,
             headers={"User-Agent": USER_AGENT, "Accept": "text/html,application/xhtml+xml,text/plain;q=0.9,*/*;q=0.5"},
         )
-        self._robots: dict[str, RobotFileParser | Fetched] = {}
+        self._robots: dict[str, Protego | Fetched] = {}
         self._robots_locks: dict[str, threading.Lock] = {}
+        self._host_policy: dict[str, str | None] = {}  # origin -> why refused, for pages served from the cache
         self._lock = threading.Lock()
         self.responses = 0  # any HTTP answer at all: the network works
         self.unreachable = 0  # DNS or connect failures
@@ -124,14 +135,20 @@ class Crawler:
 
     # --- pages ------------------------------------------------------------------------------
     def fetch(self, url: str) -> Fetched:
+        """The page at ``url``; never raises (a malformed URL is a dead page with the reason)."""
         url = normalize(url)
         if not is_web_url(url):
-            return Fetched(url, "refused", f"not an http(s) URL: {urlsplit(url).scheme or 'no scheme'}")
+            return Fetched(url, "refused", f"not an http(s) URL: {_scheme(url)}")
+        problem = check_url(url)
+        if problem:
+            return Fetched(url, "dead", f"invalid URL: {problem}")
         cached = self.cache.get(url)
         refresh_s = self.settings.link_refresh_hours * 3600
         if cached and (cached[0].age_s() < refresh_s or self.looks_offline()):
             entry, body = cached  # fresh enough, or the best we can do while the network is down
-            return Fetched(url, "cached", "", entry.final_url, 200, entry.content_type, body)
+            return self._policy_refusal(url, entry) or Fetched(
+                url, "cached", "", entry.final_url, 200, entry.content_type, body
+            )
         if self.looks_offline():
             return Fetched(url, "skipped", OFFLINE_REASON, unreachable=True)
         return self._follow(url, cached, robots=True)
@@ -151,22 +168,31 @@ class Crawler:
                     return Fetched(url, "dead", "interrupted")
                 deadline = time.monotonic() + self.settings.fetch_timeout_s
                 headers = cached[0].validators() if cached and hop == 0 else {}
-                with self.client.stream("GET", current, headers=headers) as resp:
+                request = self.client.build_request("GET", current, headers=headers)
+                with closing(self.transport.handle_request(request)) as resp:
                     with self._lock:
                         self.responses += 1
                     if resp.status_code in REDIRECTS and "location" in resp.headers:
-                        target = urljoin(current, resp.headers["location"])
+                        target = _join(current, resp.headers["location"])
                         if not is_web_url(target):
-                            return Fetched(url, "refused", f"redirect to a non-http(s) URL ({target[:60]})")
+                            return Fetched(url, "refused", f"redirect to a non-http(s) URL ({_scheme(target)})")
                         current = normalize(target)
+                        problem = check_url(current)
+                        if problem:
+                            return Fetched(url, "dead", f"redirect to an invalid URL: {problem}")
                         continue
                     if resp.status_code == 304 and cached and hop == 0:
                         entry, body = cached
+                        refused = self._policy_refusal(url, entry)
+                        if refused:
+                            return refused
                         self.cache.touch(entry)
                         return Fetched(url, "cached", "", entry.final_url, 304, entry.content_type, body)
                     return self._read(url, current, resp, deadline, robots)
             except RefusedAddress as exc:
-                return Fetched(url, "refused", f"{where}{exc.why} {exc.address} ({exc.host})")
+                return Fetched(url, "refused", f"{where}{_refused(exc)}")
+            except (InvalidHost, httpx.InvalidURL, UnicodeError) as exc:  # what check_url missed: still no crash
+                return Fetched(url, "dead", f"{where}invalid URL: {_short(exc)}")
             except LookupFailed as exc:
                 self._count_unreachable()
                 return Fetched(url, "dead", str(exc), unreachable=True)
@@ -221,6 +247,23 @@ class Crawler:
         with self._lock:
             self.unreachable += 1
 
+    def _policy_refusal(self, url: str, entry: CacheEntry) -> Fetched | None:
+        """A refusal when the address policy in force now refuses a host the cached page came from."""
+        for where, address in (("", url), ("redirect to ", entry.final_url)):
+            if not address:
+                continue
+            parts = urlsplit(address)
+            origin = f"{parts.scheme}://{parts.netloc}"
+            if origin not in self._host_policy:  # once per host and run: a DNS lookup, no connection
+                refused = host_refusal(
+                    address, self.settings.fetch_connect_timeout_s, allow_loopback=self.settings.fetch_allow_loopback
+                )
+                self._host_policy[origin] = _refused(refused) if refused else None
+            why = self._host_policy[origin]
+            if why is not None:
+                return Fetched(url, "refused", f"{where}{why} (cached copy not used)")
+        return None
+
     # --- robots.txt ---------------------------------------------------------------------------
     def _robots_block(self, url: str) -> Fetched | None:
         """A refusal when robots.txt disallows ``url`` (or a failure when robots.txt cannot be had)."""
@@ -234,27 +277,26 @@ class Crawler:
         rules = self._robots[origin]
         if isinstance(rules, Fetched):
             return rules
-        if not rules.can_fetch(USER_AGENT, url):
+        if not rules.can_fetch(url, ROBOTS_AGENT):
             return Fetched(url, "refused", "blocked by robots.txt")
         return None
 
-    def _load_robots(self, origin: str, host: str) -> RobotFileParser | Fetched:
+    def _load_robots(self, origin: str, host: str) -> Protego | Fetched:
         robots_url = origin + "/robots.txt"
         cached = self.cache.get(robots_url)
         if cached and cached[0].age_s() < self.settings.link_refresh_hours * 3600:
             got = Fetched(robots_url, "cached", "", cached[0].final_url, 200, cached[0].content_type, cached[1])
         else:
             got = self._follow(robots_url, cached, robots=False)
-        parser = RobotFileParser(robots_url)
         if got.ok:
-            parser.parse(got.body.decode("utf-8", errors="replace").splitlines())
+            parser = Protego.parse(got.body.decode("utf-8", errors="replace"))
         elif got.http_status is not None and 400 <= got.http_status < 500:
-            parser.parse([])  # no robots.txt: everything is allowed
+            parser = Protego.parse("")  # no robots.txt: everything is allowed
         elif got.http_status is not None:
             return Fetched(robots_url, "refused", f"robots.txt unavailable (HTTP {got.http_status}): host skipped")
         else:
             return got  # the host is unreachable or refused: the same answer holds for its pages
-        delay = parser.crawl_delay(USER_AGENT)
+        delay = parser.crawl_delay(ROBOTS_AGENT)
         if delay:
             self.pacer.slow_down(host, float(delay))
         return parser
@@ -269,6 +311,23 @@ def _as(url: str, failure: Fetched, where: str) -> Fetched:
         failure.http_status,
         unreachable=failure.unreachable,
     )
+
+
+def _join(base: str, location: str) -> str:
+    """The redirect target; a Location too malformed to join is kept as it is (check_url names the fault)."""
+    try:
+        return urljoin(base, location.strip())
+    except ValueError:
+        return location
+
+
+def _scheme(url: str) -> str:
+    match = _SCHEME.match(url)
+    return match.group(1).lower() if match else "no scheme"
+
+
+def _refused(exc: RefusedAddress) -> str:
+    return f"{exc.why} {exc.address} ({exc.host})" if exc.address else f"{exc.why} ({exc.host})"
 
 
 def _mib(n: int) -> str:

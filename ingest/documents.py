@@ -5,12 +5,15 @@ Bad input never raises: it becomes a ``Skipped`` with a reason for the report.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
+import re
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
-from assistant.roadmap import split_front_matter
+from assistant.roadmap import FrontMatterError, read_front_matter
 from ingest.crawl import Fetched
 from ingest.extract import Extracted, Link, Unreadable, find_links, html_text, pdf_text
 
@@ -80,6 +83,9 @@ def discover(paths: list[Path]) -> tuple[list[Path], list[Skipped]]:
                 skipped.append(Skipped(source_key(path), f"unsupported file type '{path.suffix or path.name}'"))
         elif path.is_symlink():
             skipped.append(Skipped(source_key(path), "unreadable: broken symbolic link"))
+        elif str(path).lower().startswith("file:"):  # Path("file:///a/b") reads "file:/a/b"
+            hint = f"give the path instead ({str(path)[5:]})"
+            skipped.append(Skipped(str(path), f"file:// URLs are not accepted: {hint}"))
         else:
             skipped.append(Skipped(str(path), "path does not exist"))
     return files, skipped
@@ -89,13 +95,27 @@ def _digest(data: bytes, signature: str) -> str:
     return hashlib.sha256(data + b"\x00" + signature.encode()).hexdigest()
 
 
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),  # before UTF-16 LE: its byte order mark starts with that one
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+# A run this long without a space (base64 data, a minified blob) holds nothing to retrieve and would fill
+# thousands of chunks. The look-behind keeps the search linear.
+_LONG_RUN = re.compile(r"(?<!\S)\S{2000,}")
+
+
 def decode_text(raw: bytes) -> str | Unreadable:
-    if b"\x00" in raw[:8192]:
+    """UTF-8, or UTF-16/32 with a byte order mark; NUL anywhere means binary content."""
+    codec = next((name for bom, name in _BOMS if raw.startswith(bom)), "utf-8-sig")
+    if codec == "utf-8-sig" and b"\x00" in raw:
         return Unreadable("binary content")
     try:
-        return raw.decode("utf-8-sig")
+        text = raw.decode(codec)
     except UnicodeDecodeError:
-        return Unreadable("not UTF-8 text (re-save the file as UTF-8)")
+        return Unreadable(f"not {codec.removesuffix('-sig').upper()} text (re-save the file as UTF-8)")
+    return Unreadable("binary content") if "\x00" in text else text
 
 
 def read_document(path: Path, signature: str, max_bytes: int) -> SourceDoc | Skipped:
@@ -118,19 +138,55 @@ def read_document(path: Path, signature: str, max_bytes: int) -> SourceDoc | Ski
     text = decode_text(raw)
     if isinstance(text, Unreadable):
         return Skipped(key, text.reason)
-    meta, body = split_front_matter(text)
+    try:
+        meta, body = read_front_matter(text)
+    except FrontMatterError as exc:
+        return Skipped(key, str(exc))
     if not body.strip():
         return Skipped(key, "empty document")
+    if _LONG_RUN.search(body):
+        if not _LONG_RUN.sub("", body).strip():
+            return Skipped(key, "no readable text (only runs of 2,000+ characters without a space: data, not prose)")
+        body = _LONG_RUN.sub("…", body)
     return SourceDoc(
         source=key,
-        doc_id=str(meta.get("id") or path.stem),
-        title=str(meta.get("title") or first_heading(body) or path.stem),
+        doc_id=_scalar(meta.get("id")) or path.stem,
+        title=_scalar(meta.get("title")) or first_heading(body) or path.stem,
         text=body,
         kind="markdown" if suffix in MARKDOWN else "text",
         content_hash=digest,
-        meta=meta,
+        meta=_clean_meta(meta),
         links=find_links(body),
     )
+
+
+def _scalar(value: object) -> str | None:
+    """A front-matter value as one line of text; lists, mappings, booleans and empty values are not text."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float | date):
+        return None
+    return " ".join(str(value).split())[:300] or None
+
+
+def _clean_meta(meta: dict[str, Any]) -> dict[str, Any]:
+    """Front matter with the fields chunks are labelled with (stage, topics, tags) in a usable shape; a field
+    of the wrong shape is dropped, a single topic or tag becomes a list of one."""
+    clean = dict(meta)
+    stage = meta.get("stage")
+    if isinstance(stage, str) and stage.strip().isascii() and stage.strip().isdigit():
+        stage = int(stage)
+    if isinstance(stage, int) and not isinstance(stage, bool) and 0 <= stage < 1000:
+        clean["stage"] = stage
+    else:
+        clean.pop("stage", None)
+    for name in ("topics", "tags", "prerequisites"):
+        value = meta.get(name)
+        items = value if isinstance(value, list) else [value]
+        texts = [t for t in map(_scalar, items) if t]
+        if texts and value is not None:
+            clean[name] = texts
+        else:
+            clean.pop(name, None)
+    return clean
 
 
 def _from_extracted(

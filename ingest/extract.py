@@ -38,8 +38,19 @@ class Extracted:
 
 
 def _page_like(url: str) -> bool:
-    parts = urlsplit(url)
-    return parts.scheme in ("http", "https") and bool(parts.hostname) and not parts.path.lower().endswith(_NOT_PAGES)
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:  # "http://[::1/": kept, so the crawler reports it as a dead link
+        return url.lower().startswith(("http://", "https://"))
+    return parts.scheme in ("http", "https") and bool(host) and not parts.path.lower().endswith(_NOT_PAGES)
+
+
+def _host(url: str) -> str | None:
+    try:
+        return urlsplit(url).hostname
+    except ValueError:
+        return None
 
 
 def find_links(text: str, base: str | None = None) -> list[Link]:
@@ -49,7 +60,10 @@ def find_links(text: str, base: str | None = None) -> list[Link]:
     def add(url: str, label: str) -> None:
         url = url.rstrip(".,;:!?")
         if base:
-            url = urljoin(base, url)
+            try:
+                url = urljoin(base, url)
+            except ValueError:  # a malformed link on a fetched page is dropped
+                return
         url = url.split("#", 1)[0]
         if _page_like(url) and url not in found and url != base:
             found[url] = Link(url, " ".join(label.split())[:200] or url)
@@ -85,7 +99,7 @@ def html_text(html: bytes | str, url: str | None = None) -> Extracted | Unreadab
     if not marked or not marked.strip():
         return Unreadable("no readable text (the HTML is empty or all script and markup)")
     links = find_links(marked, base=url or "http://local.invalid/")
-    links = [link for link in links if urlsplit(link.url).hostname != "local.invalid"]
+    links = [link for link in links if _host(link.url) != "local.invalid"]
     meta = trafilatura.extract_metadata(html)
     title = meta.title if meta and meta.title else None
     return Extracted(title=title, text=strip_links(marked).strip(), links=links)

@@ -2,7 +2,9 @@
 
 Breadth first, ``depth`` levels (1: pages the user's documents link; 2: also the pages those link),
 at most ``max_pages`` fetches, ``FETCH_CONCURRENCY`` at a time (the crawler keeps each host polite).
-Every link ends with a ``LinkResult`` naming the document(s) that link it.
+Every link ends with a ``LinkResult`` naming the document(s) that link it. A link's URL is normalised
+first (``netguard.normalize``): credentials in it are dropped, never sent, stored or reported, and the
+result says they were removed; a malformed URL ends as a dead link with the reason.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass, field
 
 from ingest.crawl import OFFLINE_REASON, Crawler, Fetched, normalize
 from ingest.documents import Skipped, SourceDoc, page_document
+from ingest.netguard import has_credentials, strip_credentials
 from ingest.report import LinkResult
 
 Progress = Callable[[str, int, int], None]
@@ -50,11 +53,19 @@ def follow_links(
                 if url in seen and url not in todo:
                     continue
                 if url in todo:
+                    todo[url].credentials_removed |= has_credentials(link.url)
                     if doc.source != todo[url].parent and doc.source not in todo[url].also_linked_from:
                         todo[url].also_linked_from.append(doc.source)
                     continue
                 seen.add(url)
-                todo[url] = LinkResult(url=url, status="skipped", parent=doc.source, link_text=link.text, depth=level)
+                todo[url] = LinkResult(
+                    url=url,
+                    status="skipped",
+                    parent=doc.source,
+                    link_text=strip_credentials(link.text),
+                    depth=level,
+                    credentials_removed=has_credentials(link.url),
+                )
         out.wanted |= set(todo)
         fetch = list(todo)[: max(budget, 0)]
         for url in list(todo)[len(fetch) :]:
@@ -73,9 +84,7 @@ def follow_links(
                 unreachable.append(result)
             if not page.ok:
                 continue
-            got = page_document(
-                page, signature, origin="link", parent=result.parent, link_text=result.link_text, max_chars=max_chars
-            )
+            got = _page_document(page, signature, result, max_chars)
             if isinstance(got, Skipped):
                 result.status, result.reason = "refused", got.reason
                 continue
@@ -87,6 +96,16 @@ def follow_links(
         for result in unreachable:
             result.status, result.reason = "skipped", OFFLINE_REASON
     return out
+
+
+def _page_document(page: Fetched, signature: str, result: LinkResult, max_chars: int) -> SourceDoc | Skipped:
+    """The fetched page as a document; a page the extractor cannot read is skipped, never a crash."""
+    try:
+        return page_document(
+            page, signature, origin="link", parent=result.parent, link_text=result.link_text, max_chars=max_chars
+        )
+    except ValueError as exc:  # e.g. urllib on a link with an unclosed IPv6 bracket in the page
+        return Skipped(page.url, f"unreadable page ({type(exc).__name__}: {str(exc)[:80]})")
 
 
 def _fetch_all(crawler: Crawler, urls: list[str], concurrency: int) -> Iterator[Fetched]:

@@ -24,6 +24,7 @@ from assistant.settings import Settings
 from ingest.crawl import Crawler, is_web_url, normalize
 from ingest.documents import Skipped, SourceDoc, discover, page_document, read_document, source_key
 from ingest.links import LinkHarvest, follow_links
+from ingest.netguard import has_credentials
 from ingest.report import IngestReport, SkippedDoc
 from ingest.store import IndexStore, StoredDoc, store_label
 
@@ -122,6 +123,7 @@ class Ingestor:
         store.journal()
 
         urls = [normalize(str(x)) for x in inputs if is_web_url(str(x))]
+        report.credentials_removed = [normalize(str(x)) for x in inputs if has_credentials(str(x))]
         paths = [Path(x) for x in inputs if not is_web_url(str(x))]
         docs, skipped = self._read_files(paths, progress)
         crawler = Crawler(self.settings) if urls or follow else None
@@ -153,6 +155,11 @@ class Ingestor:
                 report.chunks_per_doc[result.url] = len(existing[result.url].ids)
 
         todo = self._diff(docs + harvest.docs, existing, report)
+        gone = self._removed(existing, paths, docs, skipped, harvest, follow)
+        repaired = set(report.documents_repaired) | gone
+        report.documents_incomplete = [s for s in IndexStore.incomplete(existing) if s not in repaired]
+        if report.documents_repaired:
+            report.interrupted_run_recovered = True
         embed_start = time.perf_counter()
         self._embed_and_write(col, [n for _, n in todo], progress)
         report.embed_seconds = time.perf_counter() - embed_start
@@ -165,7 +172,6 @@ class Ingestor:
             if h != doc.content_hash
             for i in ids
         ]
-        gone = self._removed(existing, paths, docs, skipped, harvest, follow)
         doomed = stale + [i for source in gone for i in existing[source].ids]
         if doomed:  # recorded first, so an interrupted run is not mistaken for damage by the next one
             store.plan_removals(len(doomed))
@@ -214,10 +220,15 @@ class Ingestor:
         for doc in docs:
             old = _hashes(existing, doc.source)
             if set(old) == {doc.content_hash}:
-                report.documents_unchanged.append(doc.source)
-                report.chunks_per_doc[doc.source] = len(old[doc.content_hash])
-                continue
-            (report.documents_changed if old else report.documents_new).append(doc.source)
+                if existing[doc.source].complete(doc.content_hash):
+                    report.documents_unchanged.append(doc.source)
+                    report.chunks_per_doc[doc.source] = len(old[doc.content_hash])
+                    continue
+                report.documents_repaired.append(doc.source)  # an interrupted run wrote only some chunks
+            elif old:
+                report.documents_changed.append(doc.source)
+            else:
+                report.documents_new.append(doc.source)
             from ingest.chunking import chunk_document  # llama-index: imported only when there is work
 
             nodes = chunk_document(doc, self.settings.chunk_size, self.settings.chunk_overlap)

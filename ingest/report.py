@@ -10,8 +10,10 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from assistant.vectorstore.chroma import LAST_INGEST_FILE
+
 LinkStatus = Literal["fetched", "cached", "dead", "refused", "skipped"]
-REPORT_FILE = "last-ingest.json"
+REPORT_FILE = LAST_INGEST_FILE
 
 
 class SkippedDoc(BaseModel):
@@ -30,6 +32,7 @@ class LinkResult(BaseModel):
     also_linked_from: list[str] = Field(default_factory=list)
     kept_previous: bool = False  # the fetch failed, the copy from an earlier run stays in the index
     truncated: bool = False  # the page's text was cut at LINK_MAX_CHARS
+    credentials_removed: bool = False  # the link carried a user name/password: dropped, never sent or stored
 
 
 class IngestReport(BaseModel):
@@ -43,7 +46,10 @@ class IngestReport(BaseModel):
     documents_changed: list[str] = Field(default_factory=list)
     documents_removed: list[str] = Field(default_factory=list)
     documents_unchanged: list[str] = Field(default_factory=list)
+    documents_repaired: list[str] = Field(default_factory=list)  # completed after an interrupted write
+    documents_incomplete: list[str] = Field(default_factory=list)  # half-written and not among this run's inputs
     documents_skipped: list[SkippedDoc] = Field(default_factory=list)
+    credentials_removed: list[str] = Field(default_factory=list)  # URL inputs given with user:password@ (cleaned)
     chunks_added: int = 0
     chunks_removed: int = 0
     chunks_total: int = 0
@@ -59,7 +65,12 @@ class IngestReport(BaseModel):
 
     @property
     def documents_seen(self) -> int:
-        return len(self.documents_new) + len(self.documents_changed) + len(self.documents_unchanged)
+        return (
+            len(self.documents_new)
+            + len(self.documents_changed)
+            + len(self.documents_unchanged)
+            + len(self.documents_repaired)
+        )
 
     @property
     def ingested_anything(self) -> bool:
@@ -80,11 +91,12 @@ class IngestReport(BaseModel):
         return out
 
     def summary(self) -> str:
-        changed = len(self.documents_new) + len(self.documents_changed)
+        changed = len(self.documents_new) + len(self.documents_changed) + len(self.documents_repaired)
         lines = [
             f"documents: {len(self.documents_new)} new, {len(self.documents_changed)} changed, "
             f"{len(self.documents_removed)} removed, {len(self.documents_unchanged)} unchanged, "
-            f"{len(self.documents_skipped)} skipped",
+            f"{len(self.documents_skipped)} skipped"
+            + (f", {len(self.documents_repaired)} completed after an interrupted run" * bool(self.documents_repaired)),
             f"chunks: +{self.chunks_added} -{self.chunks_removed}, {self.chunks_total} in the index"
             f" ({self.collection} at {self.store})",
         ]
@@ -97,12 +109,26 @@ class IngestReport(BaseModel):
         rate = f", embedding {self.embed_rate:.1f} chunks/s ({changed} documents)" if self.chunks_added else ""
         lines.append(f"time: {self.seconds:.1f} s{rate}")
         lines += [f"skipped {s.source}: {s.reason}" for s in self.documents_skipped]
+        lines += [
+            f"incomplete {source}: an interrupted run stored only part of it; ingest it again to complete it"
+            for source in self.documents_incomplete
+        ]
         for parent, links in self.broken_links_by_document().items():
             lines.append(f"broken links in {parent}:")
             lines += [
-                f"  {link.status} {link.url}: {link.reason}" + (" (earlier copy kept)" if link.kept_previous else "")
+                f"  {link.status} {_shown(link.url)}: {_shown(link.reason)}"
+                + (" (earlier copy kept)" if link.kept_previous else "")
                 for link in links
             ]
+        lines += [
+            f"user name and password removed from {_shown(url)} (not sent or stored)"
+            for url in self.credentials_removed
+        ]
+        lines += [
+            f"user name and password removed from the link {_shown(link.url)} in {link.parent} (not sent or stored)"
+            for link in self.links
+            if link.credentials_removed
+        ]
         skipped = [link for link in self.links if link.status == "skipped"]
         if skipped:
             reasons = Counter(link.reason for link in skipped)
@@ -132,3 +158,9 @@ class IngestReport(BaseModel):
             return cls.model_validate_json((folder / REPORT_FILE).read_text())
         except (OSError, ValueError):
             return None
+
+
+def _shown(text: str, limit: int = 200) -> str:
+    """``text`` safe to print on a terminal: control characters escaped, cut at ``limit`` characters."""
+    safe = "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+    return safe if len(safe) <= limit else safe[: limit - 3] + "..."

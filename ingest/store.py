@@ -10,15 +10,23 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assistant.embedding.minilm import EMBEDDING_DIMS
 from assistant.errors import IndexError_
 from assistant.settings import Settings
-from assistant.vectorstore.chroma import collection_metadata, get_or_create_collection
+from assistant.vectorstore.chroma import (
+    collection_metadata,
+    damaged_index,
+    get_or_create_collection,
+    open_client,
+    store_label,
+)
 from ingest.report import IngestReport
 
 if TYPE_CHECKING:
@@ -27,6 +35,8 @@ if TYPE_CHECKING:
     from llama_index.core.schema import TextNode
 
 JOURNAL = "ingest-journal.json"
+DAMAGED_SUFFIX = ".damaged"
+COMPLETE_KEY = "doc_chunks"  # every chunk records how many chunks its document version has
 WRITE_BATCH = 500
 
 
@@ -36,16 +46,37 @@ class StoredDoc:
     origin: str = "file"
     parent: str = ""
     hashes: dict[str, list[str]] = field(default_factory=dict)  # content hash -> chunk ids
+    expected: dict[str, int] = field(default_factory=dict)  # content hash -> chunks that version has
 
     @property
     def ids(self) -> list[str]:
         return [i for ids in self.hashes.values() for i in ids]
 
+    def complete(self, content_hash: str) -> bool:
+        """All chunks of this version are stored (a run killed while writing it leaves some out).
 
-def store_label(settings: Settings) -> str:
-    if settings.chroma_host:
-        return f"{settings.chroma_host}:{settings.chroma_port}"
-    return str(settings.chroma_dir.resolve())
+        Chunks written before the count was recorded carry none and count as complete.
+        """
+        ids = self.hashes.get(content_hash)
+        return ids is not None and len(ids) >= self.expected.get(content_hash, 0)
+
+
+def open_store(settings: Settings, *, rebuild: bool = False) -> tuple[ClientAPI, Path | None]:
+    """A Chroma client for an ingest run, and where a damaged store was moved (None if it was not).
+
+    For ``--rebuild``, an embedded store too damaged to open is moved aside (``chroma.damaged``, kept until
+    the next such repair) and a new one is started in its place.
+    """
+    try:
+        return open_client(settings), None
+    except IndexError_:
+        if not rebuild or settings.chroma_host:
+            raise
+    aside = settings.chroma_dir.with_name(settings.chroma_dir.name + DAMAGED_SUFFIX)
+    if aside.exists():
+        shutil.rmtree(aside)
+    settings.chroma_dir.rename(aside)
+    return open_client(settings, fresh=True), aside
 
 
 class IndexStore:
@@ -102,7 +133,9 @@ class IndexStore:
         exists = self.name in self._names()
         if not exists:
             if expected:
-                raise _damaged(f"The index '{self.name}' at {label} is missing, but the last ingest left {expected}")
+                raise damaged_index(
+                    f"The index '{self.name}' at {label} is missing, but the last ingest left {expected}"
+                )
             return bool(journal)
         try:  # chromadb raises InternalError from count() or query() when an index file is broken
             col = self.client.get_collection(self.name)
@@ -112,9 +145,9 @@ class IndexStore:
                 probe: list[Sequence[float]] = [[1.0] + [0.0] * (dim - 1)]
                 col.query(query_embeddings=probe, n_results=1, include=[])
         except Exception as exc:
-            raise _damaged(f"The index at {label} cannot be read ({type(exc).__name__})") from None
+            raise damaged_index(f"The index at {label} cannot be read ({type(exc).__name__})") from None
         if count < expected:
-            raise _damaged(f"The index at {label} holds {count} chunks but the last ingest left {expected}")
+            raise damaged_index(f"The index at {label} holds {count} chunks but the last ingest left {expected}")
         return bool(journal)
 
     # --- journal -----------------------------------------------------------------------------
@@ -150,8 +183,17 @@ class IndexStore:
             doc = found.get(source)
             if doc is None:
                 doc = found[source] = StoredDoc(source, str(meta.get("origin", "file")), str(meta.get("parent", "")))
-            doc.hashes.setdefault(str(meta.get("doc_hash", "")), []).append(cid)
+            content_hash = str(meta.get("doc_hash", ""))
+            doc.hashes.setdefault(content_hash, []).append(cid)
+            expected = meta.get(COMPLETE_KEY)
+            if isinstance(expected, int):
+                doc.expected[content_hash] = max(expected, doc.expected.get(content_hash, 0))
         return found
+
+    @staticmethod
+    def incomplete(docs: dict[str, StoredDoc]) -> list[str]:
+        """Documents with a version that lost chunks to an interrupted write."""
+        return sorted(source for source, doc in docs.items() if not all(doc.complete(h) for h in doc.hashes))
 
     @staticmethod
     def write(col: Collection, nodes: list[TextNode]) -> None:
@@ -178,10 +220,3 @@ class IndexStore:
         for i in range(0, len(ids), WRITE_BATCH):
             col.delete(ids=ids[i : i + WRITE_BATCH])
         return len(ids)
-
-
-def _damaged(what: str) -> IndexError_:
-    return IndexError_(
-        f"{what}: it looks damaged, so nothing was changed.",
-        "rebuild it with `tutor ingest --rebuild` (the damaged index stays in place until the new one is complete).",
-    )

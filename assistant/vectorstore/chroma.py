@@ -7,6 +7,7 @@ Chroma's default embedder (which downloads a model) is never used.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import chromadb
@@ -18,6 +19,8 @@ from chromadb.config import Settings as ChromaSettings
 from assistant.embedding.minilm import EMBEDDING_DIMS
 from assistant.errors import IndexError_
 from assistant.settings import Settings
+
+LAST_INGEST_FILE = "last-ingest.json"  # written by every ingest run (ingest/report.py)
 
 
 def open_client(settings: Settings, *, fresh: bool = False) -> ClientAPI:
@@ -34,7 +37,45 @@ def open_client(settings: Settings, *, fresh: bool = False) -> ClientAPI:
                 "start it (`chroma run --path DIR`) or unset CHROMA_HOST to use the embedded store.",
             ) from None
     settings.chroma_dir.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
+    try:
+        return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
+    except Exception as exc:  # chromadb raises InternalError for a truncated or foreign chroma.sqlite3
+        SharedSystemClient.clear_system_cache()  # or the broken client is handed out again
+        raise damaged_index(f"The index at {settings.chroma_dir} cannot be opened ({_reason(exc)})") from None
+
+
+def damaged_index(what: str) -> IndexError_:
+    return IndexError_(
+        f"{what}: it looks damaged; nothing was changed.",
+        "rebuild it with `tutor ingest --rebuild` (it works from any damaged state; an embedded store that cannot "
+        "be opened is kept aside as chroma.damaged).",
+    )
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text.removeprefix("error returned from database: ")[:160]
+
+
+def last_ingest_chunks(settings: Settings) -> int:
+    """How many chunks the last ingest left in this store and collection (0 when unknown)."""
+    try:
+        data = json.loads((settings.data_dir / LAST_INGEST_FILE).read_text())
+    except (OSError, ValueError):
+        return 0
+    if not isinstance(data, dict) or data.get("collection") != settings.collection:
+        return 0
+    if data.get("store") != store_label(settings):
+        return 0
+    total = data.get("chunks_total")
+    return total if isinstance(total, int) and total > 0 else 0
+
+
+def store_label(settings: Settings) -> str:
+    """Where the index lives, as the ingest report names it."""
+    if settings.chroma_host:
+        return f"{settings.chroma_host}:{settings.chroma_port}"
+    return str(settings.chroma_dir.resolve())
 
 
 def collection_metadata(settings: Settings) -> dict[str, Any]:
@@ -56,6 +97,12 @@ def open_collection(client: ClientAPI, settings: Settings) -> Collection:
     try:
         col = client.get_collection(settings.collection)
     except Exception:  # NotFoundError in chromadb 1.x; ValueError in older releases
+        left = last_ingest_chunks(settings)
+        if left:
+            raise damaged_index(
+                f"The index '{settings.collection}' at {store_label(settings)} is missing, "
+                f"but the last ingest left {left} chunks"
+            ) from None
         raise IndexError_(
             f"No index named '{settings.collection}' exists yet.",
             "run `tutor ingest` to build it from knowledge/.",

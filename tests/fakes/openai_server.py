@@ -3,11 +3,16 @@
 It speaks the real wire format (JSON and server-sent-event streams with a final usage chunk), so
 the ``openai`` client and our provider run unmodified against it. Tests script behaviours per
 request (``fail_next``) and read what arrived (``requests``).
+
+``fault`` makes every chat request (after the key and model checks) misbehave the way broken or
+half-compatible servers do; ``None`` (the default) is a well-behaved server. See :data:`FAULTS`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -16,6 +21,20 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 Responder = Callable[[dict[str, Any]], str]
+
+FAULTS: dict[str, str] = {
+    "cut": "the body stops mid-chunk and the connection closes (an incomplete chunked / sized body)",
+    "close_before_headers": "the request is read, then the connection closes with no response at all",
+    "html_500": "HTTP 500 with an HTML error page",
+    "html_200": "HTTP 200 with an HTML page (a proxy's or web UI's page, not the API)",
+    "empty_200": "HTTP 200 with an empty body (a stream: the event-stream headers, then nothing)",
+    "bad_json": "JSON cut short: the body (a stream: one `data:` line after the first content chunk)",
+    "payload": "the body (a stream: one `data:` line after the first content chunk) is ``payload`` verbatim",
+    "no_done": "a stream of content chunks that closes with no finish_reason, no usage and no [DONE]",
+    "no_done_after_stop": "a complete stream (finish_reason, usage) that closes without [DONE]",
+    "no_content": "no text: a stream of only the role, finish and usage chunks; a body with content ''",
+    "stall": "a stream that sends two chunks, then waits ``stall_s`` before the rest",
+}
 
 
 def words(text: str) -> int:
@@ -32,6 +51,9 @@ class FakeOpenAI:
     cached_tokens: int = 0
     requests: list[dict[str, Any]] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
+    fault: str | None = None  # one of FAULTS, for every chat request until set back to None
+    payload: str = '{"foo": 1}'  # what the "payload" fault sends
+    stall_s: float = 2.0  # how long the "stall" fault waits mid-stream
     _failures: list[tuple[int, float]] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
 
@@ -110,32 +132,29 @@ class FakeOpenAI:
                     )
                     return
                 text = fake.responder(body)
+                if fake.fault is not None:
+                    self._fault(fake.fault, body, text)
+                    return
                 if body.get("stream"):
                     self._stream(body, text)
                 else:
-                    self._send(
-                        200,
-                        {
-                            "id": "chatcmpl-fake",
-                            "object": "chat.completion",
-                            "created": int(time.time()),
-                            "model": body["model"],
-                            "choices": [
-                                {
-                                    "index": 0,
-                                    "message": {"role": "assistant", "content": text},
-                                    "finish_reason": "stop",
-                                }
-                            ],
-                            "usage": fake.usage_for(body, text),
-                        },
-                    )
+                    self._send(200, self._completion(body, text))
 
-            def _stream(self, body: dict[str, Any], text: str) -> None:
-                self.send_response(200)
-                self.send_header("Content-Type", "text/event-stream")
-                self.send_header("Connection", "close")
-                self.end_headers()
+            def _completion(self, body: dict[str, Any], text: str) -> dict[str, Any]:
+                return {
+                    "id": "chatcmpl-fake",
+                    "object": "chat.completion",
+                    "created": int(time.time()),
+                    "model": body["model"],
+                    "choices": [
+                        {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+                    ],
+                    "usage": fake.usage_for(body, text),
+                }
+
+            def _chunks(self, body: dict[str, Any], text: str) -> tuple[list[str], list[str]]:
+                """The `data:` payloads of a well-behaved stream: the content chunks, then the finish chunk
+                and (when asked for) the usage chunk; [DONE] follows them."""
                 base = {
                     "id": "chatcmpl-fake",
                     "object": "chat.completion.chunk",
@@ -144,20 +163,103 @@ class FakeOpenAI:
                 }
                 pieces = [w + " " for w in text.split(" ")]
                 pieces[-1] = pieces[-1].rstrip(" ")
-                for piece in pieces:
-                    chunk = {
-                        **base,
-                        "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}],
-                    }
-                    self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
-                final = {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
-                self.wfile.write(f"data: {json.dumps(final)}\n\n".encode())
+                content = [
+                    json.dumps({**base, "choices": [{"index": 0, "delta": {"content": p}, "finish_reason": None}]})
+                    for p in pieces
+                ]
+                tail = [json.dumps({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})]
                 if (body.get("stream_options") or {}).get("include_usage"):
-                    usage = {**base, "choices": [], "usage": fake.usage_for(body, text)}
-                    self.wfile.write(f"data: {json.dumps(usage)}\n\n".encode())
-                self.wfile.write(b"data: [DONE]\n\n")
+                    tail.append(json.dumps({**base, "choices": [], "usage": fake.usage_for(body, text)}))
+                return content, tail
+
+            def _write_events(self, events: list[str]) -> None:
+                for event in events:
+                    self.wfile.write(f"data: {event}\n\n".encode())
                 self.wfile.flush()
+
+            def _stream(self, body: dict[str, Any], text: str) -> None:
+                self._start_stream()
+                content, tail = self._chunks(body, text)
+                self._write_events([*content, *tail, "[DONE]"])
                 self.close_connection = True
+
+            def _start_stream(self, chunked: bool = False) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Connection", "close")
+                if chunked:
+                    self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+
+            def _hang_up(self) -> None:
+                """Close the socket now: the client sees the body end wherever it is."""
+                with contextlib.suppress(OSError):
+                    self.wfile.flush()
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                self.close_connection = True
+
+            def _send_raw(self, status: int, content_type: str, data: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _fault(self, fault: str, body: dict[str, Any], text: str) -> None:
+                if fault not in FAULTS:
+                    raise ValueError(f"unknown fault {fault!r}; known: {sorted(FAULTS)}")
+                if fault == "close_before_headers":
+                    self._hang_up()
+                elif fault in ("html_500", "html_200"):
+                    page = b"<html><body><h1>Internal Server Error</h1><p>nginx</p></body></html>"
+                    self._send_raw(500 if fault == "html_500" else 200, "text/html; charset=utf-8", page)
+                elif body.get("stream"):
+                    self._stream_fault(fault, body, text)
+                elif fault == "empty_200":
+                    self._send_raw(200, "application/json", b"")
+                elif fault == "bad_json":
+                    self._send_raw(200, "application/json", json.dumps(self._completion(body, text)).encode()[:40])
+                elif fault == "payload":
+                    self._send_raw(200, "application/json", fake.payload.encode())
+                elif fault == "cut":
+                    data = json.dumps(self._completion(body, text)).encode()
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data[: len(data) // 2])
+                    self._hang_up()
+                elif fault == "no_content":
+                    self._send(200, self._completion(body, ""))
+                else:  # the stream-only faults leave a plain request alone
+                    self._send(200, self._completion(body, text))
+
+            def _stream_fault(self, fault: str, body: dict[str, Any], text: str) -> None:
+                content, tail = self._chunks(body, text)
+                if fault == "cut":  # chunked framing, so the cut is a protocol error, not just an early end
+                    self._start_stream(chunked=True)
+                    lines = [f"data: {event}\n\n".encode() for event in content[:3]]
+                    for line in lines[:-1]:
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(line), line))
+                    self.wfile.write(b"%x\r\n%s" % (len(lines[-1]), lines[-1][: len(lines[-1]) // 2]))
+                    self._hang_up()
+                    return
+                events = {
+                    "empty_200": [],
+                    "bad_json": [content[0], content[-1][: len(content[-1]) // 2], *content[1:], *tail, "[DONE]"],
+                    "payload": [content[0], fake.payload, *content[1:], *tail, "[DONE]"],
+                    "no_done": content,
+                    "no_done_after_stop": [*content, *tail],
+                    "no_content": [*self._chunks(body, "")[1], "[DONE]"],
+                    "stall": [*content, *tail, "[DONE]"],
+                }[fault]
+                self._start_stream()
+                if fault == "stall":
+                    self._write_events(events[:2])
+                    time.sleep(fake.stall_s)
+                    events = events[2:]
+                self._write_events(events)
+                self._hang_up()
 
         self._server = QuietServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True

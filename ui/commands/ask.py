@@ -19,14 +19,19 @@ CHAT_HELP = "Type a question, /new to start over, /quit (or Ctrl-D) to leave."
 
 def _stream_answer(tutor: Tutor, question: str, history: list[Message] | None = None) -> str:
     """Stream the draft, then show the checked answer in its place when the checks changed it."""
+    from assistant.errors import TutorError
     from ui.render import format_answer_footer, format_sources, replaces_stream
 
     handle = tutor.answers.ask_stream(question, history)
     shown: list[str] = []
-    for piece in handle:
-        shown.append(piece)
-        sys.stdout.write(piece)
-        sys.stdout.flush()
+    try:
+        for piece in handle:
+            shown.append(piece)
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+    except TutorError:
+        typer.echo("")  # end the cut draft's line before the error line
+        raise
     typer.echo("")
     answer = handle.answer
     assert answer is not None

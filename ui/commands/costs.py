@@ -67,7 +67,7 @@ def costs(since: SinceOpt = None, by: ByOpt = By.day, fmt: FormatOpt = Format.ta
     elif fmt is Format.csv:
         write_csv(report)
     else:
-        print_table(report, budget)
+        print_table(report, budget, ledger=None if budget is not None else str(cfg.ledger_path))
 
 
 def _cell(value: str) -> str:
@@ -83,7 +83,8 @@ def write_csv(report: CostReport) -> None:
         writer.writerow([_cell(line.key), *(data[f] for f in CSV_FIELDS)])
 
 
-def print_table(report: CostReport, budget: BudgetStatus | None) -> None:
+def print_table(report: CostReport, budget: BudgetStatus | None, ledger: str | None = None) -> None:
+    """``ledger``: the ledger path when none exists there yet (said, so a mistyped DATA_DIR shows)."""
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
@@ -93,7 +94,7 @@ def print_table(report: CostReport, budget: BudgetStatus | None) -> None:
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 150)
     since = f" since {report.since:%Y-%m-%d %H:%M} UTC" if report.since else ""
     if report.empty:
-        typer.echo(f"No model calls recorded{since}.")
+        typer.echo(f"No model calls recorded{since}" + (f" (no ledger at {ledger} yet)." if ledger else "."))
         return
     table = Table(title=Text(f"Model costs by {report.by}{since}"), title_justify="left")
     table.add_column(Text(report.by), min_width=10, overflow="fold")

@@ -47,9 +47,9 @@ def ingest(
     import sys
     from pathlib import Path
 
-    from assistant.vectorstore.chroma import open_client
     from ingest.crawl import is_web_url
     from ingest.pipeline import Ingestor, LinkOptions
+    from ingest.store import open_store
     from ui.progress import TerminalProgress
 
     cfg = settings()
@@ -66,8 +66,12 @@ def ingest(
 
         return account_embedder_from_settings(load_embedder(cfg.embedding_model), cfg)
 
+    moved: list[Path] = []
+
     def go() -> Any:
-        ingestor = Ingestor(cfg, open_client(cfg), embedder, lock_timeout_s=wait)
+        client, aside = open_store(cfg, rebuild=rebuild)
+        moved.extend([aside] if aside else [])
+        ingestor = Ingestor(cfg, client, embedder, lock_timeout_s=wait)
         with TerminalProgress(enabled=not as_json and sys.stdout.isatty()) as progress:
             return ingestor.run(targets, rebuild=rebuild, links=options, progress=progress.update)
 
@@ -76,6 +80,8 @@ def ingest(
         emit_json(report.to_json())
     else:
         typer.echo(report.summary())
+        for path in moved:
+            typer.echo(f"the damaged index was moved to {path} (delete it once you are happy with the new one)")
         typer.echo(f"report: {cfg.data_dir / 'last-ingest.json'}")
     if not report.ingested_anything:
         raise typer.Exit(1)
