@@ -10,6 +10,7 @@ import os
 import re
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -140,6 +141,18 @@ class Settings(BaseSettings):
             raise ValueError(problem)
         return value
 
+    @field_validator("openai_base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        try:
+            parts.port  # noqa: B018 - raises on a port out of range
+        except ValueError:
+            raise ValueError("its port is not a number from 1 to 65535") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in value.strip()):
+            raise ValueError("give the server's http(s) URL, e.g. http://localhost:8000/v1")
+        return value.strip()
+
     @field_validator("collection")
     @classmethod
     def _collection_name(cls, value: str) -> str:
@@ -213,6 +226,8 @@ def load_settings(env_file: str | Path | None = ".env", **overrides: object) -> 
         name = _alias_of(str(loc[0])) if loc else "settings"
         value = err.get("input")
         value = str(value) if isinstance(value, Path) else value
+        if isinstance(value, str):  # a password in a URL is never echoed
+            value = re.sub(r"(?i)\b([a-z][a-z0-9+.-]*://)[^\s/?#]*@", r"\1", value)
         shown = "" if name == "OPENAI_API_KEY" or isinstance(value, dict) else f"={value!r}"
         msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
         if not loc:  # a rule across variables: the message names them

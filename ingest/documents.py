@@ -16,6 +16,7 @@ from typing import Any
 from assistant.roadmap import FrontMatterError, read_front_matter
 from ingest.crawl import Fetched
 from ingest.extract import Extracted, Link, Unreadable, find_links, html_text, pdf_text
+from ingest.netguard import strip_credentials
 
 MARKDOWN = {".md", ".markdown"}
 SUPPORTED = MARKDOWN | {".txt", ".html", ".htm", ".pdf"}
@@ -152,7 +153,7 @@ def read_document(path: Path, signature: str, max_bytes: int) -> SourceDoc | Ski
         source=key,
         doc_id=_scalar(meta.get("id")) or path.stem,
         title=_scalar(meta.get("title")) or first_heading(body) or path.stem,
-        text=body,
+        text=strip_credentials(body),  # a password in a link is never stored, retrieved or sent to a model
         kind="markdown" if suffix in MARKDOWN else "text",
         content_hash=digest,
         meta=_clean_meta(meta),
@@ -201,7 +202,7 @@ def _from_extracted(
         source=key,
         doc_id=stem,
         title=got.title or first_heading(text) or stem,
-        text=text,
+        text=strip_credentials(text),
         kind="pdf" if got.pages is not None else "markdown",
         content_hash=digest,
         links=got.links,

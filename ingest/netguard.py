@@ -35,6 +35,7 @@ _WEB_PREFIX = re.compile(r"\s*https?://", re.IGNORECASE)
 _CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f\s]")
 _LABEL = re.compile(r"[a-z0-9_-]{1,63}")
 _NUMERIC_LABEL = re.compile(r"(0x[0-9a-f]*|[0-9]+)")
+_SCHEME = re.compile(r"\s*([a-z][a-z0-9+.-]+):(?!\\)", re.IGNORECASE)
 _USERINFO = re.compile(r"^([a-z][a-z0-9+.-]*://)[^/?#]*@", re.IGNORECASE)
 _USERINFO_ANYWHERE = re.compile(r"\b([a-z][a-z0-9+.-]*://)[^\s/?#]*@", re.IGNORECASE)
 
@@ -43,6 +44,17 @@ _USERINFO_ANYWHERE = re.compile(r"\b([a-z][a-z0-9+.-]*://)[^\s/?#]*@", re.IGNORE
 def is_web_url(text: str) -> bool:
     """``text`` is meant as a web address (http:// or https://), well-formed or not."""
     return bool(_WEB_PREFIX.match(text))
+
+
+def foreign_scheme(text: str) -> str | None:
+    """The scheme of an input written as a URL that is not http(s) (``ftp://``, ``file://``, ``javascript:``).
+
+    Two letters at least, so a Windows drive (``C:``) is a path.
+    """
+    match = _SCHEME.match(text)
+    if not match or is_web_url(text):
+        return None
+    return match.group(1).lower()
 
 
 def has_credentials(url: str) -> bool:

@@ -24,7 +24,7 @@ from assistant.settings import Settings
 from ingest.crawl import Crawler, is_web_url, normalize
 from ingest.documents import Skipped, SourceDoc, discover, page_document, read_document, source_key
 from ingest.links import LinkHarvest, follow_links
-from ingest.netguard import has_credentials
+from ingest.netguard import foreign_scheme, has_credentials
 from ingest.report import IngestReport, SkippedDoc
 from ingest.store import IndexStore, StoredDoc, store_label
 
@@ -124,8 +124,10 @@ class Ingestor:
 
         urls = [normalize(str(x)) for x in inputs if is_web_url(str(x))]
         report.credentials_removed = [normalize(str(x)) for x in inputs if has_credentials(str(x))]
-        paths = [Path(x) for x in inputs if not is_web_url(str(x))]
+        foreign = [x for x in inputs if isinstance(x, str) and foreign_scheme(x) and not Path(x).exists()]
+        paths = [Path(x) for x in inputs if not is_web_url(str(x)) and x not in foreign]
         docs, skipped = self._read_files(paths, progress)
+        skipped += [Skipped(str(x), _foreign_reason(str(x))) for x in foreign]
         crawler = Crawler(self.settings) if urls or follow else None
         try:
             if crawler:
@@ -293,6 +295,13 @@ class Ingestor:
                 node.embedding = vector
             IndexStore.write(col, batch)
             progress("embed", min(i + EMBED_BATCH, len(nodes)), len(nodes))
+
+
+def _foreign_reason(text: str) -> str:
+    scheme = foreign_scheme(text)
+    if scheme == "file":
+        return f"file:// URLs are not accepted: give the path instead ({'/' + text.split(':', 1)[1].lstrip('/')})"
+    return f"{scheme}: inputs are not accepted: give an http(s) URL or a path"
 
 
 def _hashes(existing: dict[str, StoredDoc], source: str) -> dict[str, list[str]]:

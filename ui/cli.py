@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import typer
 
+from assistant.errors import TutorError
 from ui.commands.ask import ask, chat
 from ui.commands.costs import costs
 from ui.commands.evals import evals_app
@@ -34,7 +35,15 @@ app.add_typer(evals_app, name="evals")
 
 
 def main() -> None:
-    app()
+    """Run a command; a user-facing error raised anywhere in it is one line and exit status 2."""
+    try:
+        app()
+    except TutorError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        typer.echo("error: interrupted.", err=True)
+        raise SystemExit(130) from None
 
 
 if __name__ == "__main__":

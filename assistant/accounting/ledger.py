@@ -17,6 +17,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
+from assistant.sqlite_db import connect
+
 Feature = Literal["chat", "quiz", "interview", "grading", "ingest", "eval", "other"]
 CallKind = Literal["chat", "embedding"]
 GroupBy = Literal["day", "feature", "model"]
@@ -126,14 +128,8 @@ class Ledger:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("PRAGMA busy_timeout=30000")
+        with connect(self.path, "cost ledger", synchronous="NORMAL") as db:
             yield db
-        finally:
-            db.close()
 
     def record(self, row: LedgerRow) -> None:
         data = row.model_dump()

@@ -22,6 +22,7 @@ from assistant.practice.grading import PASS_SCORE
 from assistant.practice.models import Feedback, Grade, InterviewQuestion, Question
 from assistant.practice.schedule import ReviewSchedule
 from assistant.roadmap import Roadmap
+from assistant.sqlite_db import connect
 
 AttemptKind = Literal["quiz", "review", "interview"]
 
@@ -172,15 +173,9 @@ class ProgressStore:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
-            db.execute("PRAGMA busy_timeout=30000")
+        with connect(self.path, "progress store", synchronous="FULL") as db:
             db.row_factory = sqlite3.Row
             yield db
-        finally:
-            db.close()
 
     def record(self, attempt: AttemptIn, now: datetime | None = None) -> Attempt:
         """Store one attempt, its item summary and its review card in a single transaction."""

@@ -48,12 +48,17 @@ def ingest(
     from pathlib import Path
 
     from ingest.crawl import is_web_url
+    from ingest.netguard import foreign_scheme
     from ingest.pipeline import Ingestor, LinkOptions
     from ingest.store import open_store
     from ui.progress import TerminalProgress
 
     cfg = settings()
-    targets: list[Path | str] = [x if is_web_url(x) else Path(x) for x in inputs] if inputs else [cfg.knowledge_dir]
+
+    def target(x: str) -> Path | str:  # a URL (any scheme, refused later if not http) stays text
+        return x if is_web_url(x) or (foreign_scheme(x) and not Path(x).exists()) else Path(x)
+
+    targets: list[Path | str] = [target(x) for x in inputs] if inputs else [cfg.knowledge_dir]
     follow = links if links is not None else (bool(inputs) or cfg.knowledge_links)
     options = LinkOptions(
         depth=0 if not follow else (cfg.link_depth if depth is None else depth),
