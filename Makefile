@@ -49,6 +49,8 @@ run: index  ## serve the study app on http://127.0.0.1:8501
 	@$(BIN)/tutor serve --port 8501
 
 test: model  ## run the whole test suite (CI runs this)
+	@# the real-server test runs llama-cpp-python's server on the small model (fast)
+	@LOCAL_MODEL=qwen2.5-coder-0.5b $(BIN)/tutor model prepare
 	$(BIN)/python -m pytest
 
 lint: setup  ## ruff format check and lint

@@ -30,12 +30,21 @@ def format_sources(answer: Answer) -> str:
     return "\n".join(lines)
 
 
+CONTINUE_HINT = "Type `more` to continue it."
+
+
 def format_answer_footer(answer: Answer) -> str:
     u = answer.usage
-    footer = (
-        f"tokens: {u.prompt_tokens} prompt + {u.completion_tokens} completion"
-        f" · {format_usd(answer.cost_usd)} · {answer.provider}/{answer.model} · {answer.latency_s:.1f} s"
-    )
+    if answer.usage_estimated:  # the server sent no usage: our count, with a tokenizer that may not be its model's
+        footer = (
+            f"tokens: ~{u.prompt_tokens} prompt + ~{u.completion_tokens} completion (estimated: the server reported"
+            f" no usage) · ~{format_usd(answer.cost_usd)}"
+        )
+    else:
+        footer = f"tokens: {u.prompt_tokens} prompt + {u.completion_tokens} completion · {format_usd(answer.cost_usd)}"
+    footer += f" · {answer.provider}/{answer.model} · {answer.latency_s:.1f} s"
+    if answer.cut:
+        footer += f" · cut at MAX_ANSWER_TOKENS={answer.max_tokens}"
     if answer.ignored_instructions:
         n = len(answer.ignored_instructions)
         footer += f" · {n} instruction{'s' if n > 1 else ''} aimed at the assistant not followed"
@@ -48,6 +57,26 @@ def format_answer_footer(answer: Answer) -> str:
         n = len(answer.removed_links)
         footer += f" · removed {n} image{'s' if n > 1 else ''} or link{'s' if n > 1 else ''} no source contains"
     return footer
+
+
+def format_cut_notice(answer: Answer, *, can_continue: bool = False) -> str:
+    """The line under a cut answer ("" for a complete one): where it stopped, what was left out, what to do."""
+    if not answer.cut:
+        return ""
+    notice = (
+        f"… (cut at MAX_ANSWER_TOKENS={answer.max_tokens}: ask a narrower question or raise MAX_ANSWER_TOKENS"
+        + ("; its unfinished last sentence is left out" if answer.unfinished else "")
+        + ")"
+    )
+    if can_continue and answer.can_continue:
+        notice += f" {CONTINUE_HINT}"
+    return notice
+
+
+def format_interrupted(error: BaseException) -> str:
+    """The line after the partial text of a stream that broke off: the text above is incomplete and unchecked."""
+    reason = getattr(error, "message", None) or str(error) or type(error).__name__
+    return f"[answer interrupted: {reason.rstrip('.')}; the text above is incomplete and unchecked]"
 
 
 def replaces_stream(answer: Answer, shown: str) -> bool:

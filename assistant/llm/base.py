@@ -4,6 +4,11 @@ Providers implement :class:`ChatModel`. Callers never see provider types: they p
 (and optionally a JSON schema for structured output) and get back text with the usage that the
 accounting layer records. Streaming yields text pieces and exposes the final
 :class:`Completion` once the stream is exhausted.
+
+A provider may have to find out which form of structured output a server takes: a request in a form the
+server refuses raises :class:`StructuredFormatRejected` after the provider has moved on to its next form,
+and :func:`complete_json` sends it again. Each attempt is its own call, so the accounting layer records
+every request that reached the server (a refused one as failed).
 """
 
 from __future__ import annotations
@@ -13,6 +18,11 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
+
+from assistant.errors import LLMError
+
+# json_schema -> json_object -> text: at most two refusals before the last form (see openai_compat)
+STRUCTURED_FALLBACKS = 2
 
 
 class Message(BaseModel):
@@ -65,6 +75,11 @@ class Stream:
         return "".join(self)
 
 
+class StructuredFormatRejected(LLMError):
+    """The server refused this form of structured output; the provider now uses its next form, so the
+    same request can be sent again (:func:`complete_json`)."""
+
+
 class ChatModel(ABC):
     """A chat model. Implementations must be safe to call from several threads."""
 
@@ -111,3 +126,27 @@ def count_chat_tokens(messages: Iterable[Mapping[str, str]], count: Callable[[st
         total += 3 + sum(count(value) for value in message.values())
         total += 1 if "name" in message else 0
     return total
+
+
+def complete_json(
+    llm: ChatModel,
+    messages: list[Message],
+    json_schema: dict[str, Any],
+    *,
+    max_tokens: int | None = None,
+    temperature: float | None = None,
+) -> Completion:
+    """``llm.complete`` with a schema, sent again (at most :data:`STRUCTURED_FALLBACKS` times) while the
+    server refuses a form of structured output. ``extra["rejected_requests"]`` counts the refused ones."""
+    rejected = 0
+    while True:
+        try:
+            completion = llm.complete(messages, json_schema=json_schema, max_tokens=max_tokens, temperature=temperature)
+        except StructuredFormatRejected:
+            rejected += 1
+            if rejected > STRUCTURED_FALLBACKS:
+                raise
+            continue
+        if rejected:
+            completion.extra["rejected_requests"] = rejected
+        return completion

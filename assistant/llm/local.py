@@ -113,9 +113,11 @@ class LocalChatModel(ChatModel):
             start = time.perf_counter()
             parts: list[str] = []
             generated = 0
+            finish = None
             with self._lock:
                 self._llm.reset()
                 for chunk in self._llm.create_chat_completion(stream=True, **args):
+                    finish = chunk["choices"][0].get("finish_reason") or finish
                     delta = chunk["choices"][0].get("delta", {}).get("content")
                     if delta:
                         generated += 1
@@ -128,6 +130,7 @@ class LocalChatModel(ChatModel):
                 provider=self.provider,
                 model=self.model,
                 latency_s=time.perf_counter() - start,
+                extra={"finish_reason": finish},
             )
 
         handle = Stream(pieces())

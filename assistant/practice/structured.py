@@ -1,11 +1,12 @@
 """Schema-constrained calls with bounded repair and retry, and a meter for what they cost.
 
-Local models get the JSON schema as a llama.cpp grammar; OpenAI-compatible servers get it as a
-``json_schema`` response format. Either can still return something unusable (truncated JSON, prose
-around it, a value outside the schema). We repair what is mechanical (code fences, text around the
-object), then retry with the validation error shown to the model and a higher temperature (the local
-model is seeded, so the same prompt would give the same output), and finally raise one clear
-:class:`StructuredOutputError` instead of crashing.
+Local models get the JSON schema as a llama.cpp grammar; OpenAI-compatible servers get it in the form
+they take (``json_schema``, llama.cpp's ``json_object`` with a schema, or the schema in the prompt:
+negotiated by the provider, a refused form sent again by :func:`complete_json`). Any of them can still
+return something unusable (truncated JSON, prose around it, a value outside the schema). We repair what
+is mechanical (code fences, text around the object), then retry with the validation error shown to the
+model and a higher temperature (the local model is seeded, so the same prompt would give the same
+output), and finally raise one clear :class:`StructuredOutputError` instead of crashing.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import TypeVar
 from pydantic import BaseModel, ValidationError
 
 from assistant.errors import StructuredOutputError
-from assistant.llm.base import ChatModel, Completion, Message
+from assistant.llm.base import ChatModel, Completion, Message, complete_json
 from assistant.practice.drafts import schema_of
 from assistant.practice.models import Usage
 
@@ -35,7 +36,8 @@ class Meter:
         self._started = time.perf_counter()
 
     def add(self, completion: Completion) -> None:
-        self.usage.calls += 1
+        """One call, and the requests the server refused before it (a form of structured output)."""
+        self.usage.calls += 1 + int(completion.extra.get("rejected_requests", 0))
         self.usage.prompt_tokens += completion.usage.prompt_tokens
         self.usage.completion_tokens += completion.usage.completion_tokens
         self.usage.cost_usd = round(self.usage.cost_usd + completion.cost_usd, 8)
@@ -84,9 +86,10 @@ def complete_structured(
     convo = list(messages)
     problem = "no attempt made"
     for attempt in range(max(1, attempts)):
-        completion = llm.complete(
+        completion = complete_json(
+            llm,
             convo,
-            json_schema=schema,
+            schema,
             max_tokens=max_tokens,
             temperature=temperature if attempt == 0 else max(temperature or 0.0, RETRY_TEMPERATURE),
         )

@@ -11,6 +11,10 @@ arrives, and the checked answer replaces it at the end):
 5. a draft with invented figures or with no supported content is retried once; what is still unsupported is
    removed (and counted), bare sentences get the number of the source that supports them, and an answer left
    with nothing supported is declined with what the sources do say.
+
+An answer the model stopped at ``max_tokens`` (``finish_reason == "length"``) is flagged ``cut``: its unfinished
+last sentence is left out before the checks (``unfinished`` says what), so half a sentence cannot sink the
+rest, and ``continue_stream`` asks the model for the rest of it (``tutor chat``: ``more``).
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from assistant.rag.prompts import DECLINE_TEXT, DECLINE_WITH_EVIDENCE, answer_me
 from assistant.rag.retrieval import RetrievalTrace, RetrievedChunk, Retriever
 from assistant.rag.sanitize import linkable, sanitize_answer
 from assistant.rag.support import SentenceSupport, SupportParams, check_support
-from assistant.text import CITE, clean_sentence, content_words, sentence_spans
+from assistant.text import CITE, clean_sentence, content_words, sentence_spans, split_sentences
 
 MAX_QUESTION_CHARS = 4000
 ONLY_INSTRUCTIONS_TEXT = (
@@ -51,6 +55,14 @@ _DECLINE = re.compile(
     r"|(?:no|not any) (?:information|mention)|not covered|cannot answer|can't answer",
     re.IGNORECASE,
 )
+# A cut answer's last sentence is finished when it ends like one (closing quotes, brackets, markers after).
+_FINISHED = re.compile(r"(?:[.!?:]|```)[\"')\]*_`]*(?:\s*\[\d{1,2}\])*$")
+CONTINUE_REQUEST = (
+    "Your answer above stopped at the length limit. Continue it from where it stops: write only the rest, "
+    "starting with a new sentence, and do not repeat what you already wrote. Use the sources above only; end "
+    "each sentence with its source number."
+)
+NOTHING_MORE_TEXT = "The sources support nothing more on this question than the answer above."
 
 
 class Citation(BaseModel):
@@ -105,12 +117,33 @@ class Answer(BaseModel):
     draft: str = Field(default="", description="the model's text before the checks (what a stream showed)")
     evidence_tokens: int = 0
     retrieval: RetrievalTrace | None = Field(default=None, description="vector, lexical and fused rankings")
+    cut: bool = Field(
+        default=False, description="the model stopped at the token limit (finish_reason length): the answer is partial"
+    )
+    max_tokens: int = Field(default=0, description="the token limit the model was given (MAX_ANSWER_TOKENS)")
+    unfinished: str = Field(default="", description="a cut answer's unfinished last sentence, left out")
+    continued_from: str = Field(
+        default="", description="the answer so far that this one continues (`more` after a cut answer)"
+    )
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def revised(self) -> bool:
         """Whether the checked answer differs from the draft the model wrote (a stream must replace it)."""
         return self.text.strip() != self.draft.strip()
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def usage_estimated(self) -> bool:
+        """Whether the token counts (and so the cost) are our own count, not the server's: a server that sends
+        no usage (llama.cpp ignores ``stream_options.include_usage``) is counted with a tokenizer that may not
+        be its model's. The embedded model counts with its own tokenizer, so its counts are exact."""
+        return self.calls > 0 and self.usage.source == "counted" and self.provider != "local"
+
+    @property
+    def can_continue(self) -> bool:
+        """Whether asking for the rest makes sense: the model was cut off in an answer (not a decline)."""
+        return self.cut and not self.declined
 
 
 class AnswerStream:
@@ -134,6 +167,7 @@ class Prepared:
     trace: RetrievalTrace | None = None
     completions: list[Completion] = field(default_factory=list)  # the follow-up rewrite, if one was made
     ignored: list[str] = field(default_factory=list)  # instructions cut from the sources
+    continued: str = ""  # the answer so far, when this call asks for the rest of a cut answer
 
 
 @dataclass
@@ -142,6 +176,8 @@ class Draft:
     support: list[SentenceSupport]
     figures: list[str]
     removed_links: list[str]
+    cut: bool = False  # the model stopped at the token limit
+    unfinished: str = ""  # the cut text's unfinished last sentence, left out before the checks
 
     @property
     def has_content(self) -> bool:
@@ -218,29 +254,58 @@ class AnswerService:
         prepared = self._prepare(question, history, search_query)
         return prepared.chunks, prepared.messages
 
+    def _prepare_continuation(self, previous: Answer) -> Prepared:
+        """The first request again (same search, same numbered sources, no rewrite call), followed by the answer
+        so far and a request for the rest."""
+        prepared = self._prepare(previous.question, None, search_query=previous.search_query)
+        so_far = " ".join(t for t in (previous.continued_from.strip(), previous.text.strip()) if t)
+        prepared.continued = so_far
+        if prepared.messages:
+            prepared.messages = [
+                *prepared.messages,
+                Message(role="assistant", content=so_far),
+                Message(role="user", content=CONTINUE_REQUEST),
+            ]
+        return prepared
+
     # -- after the model -------------------------------------------------------------------------
-    def _check(self, prepared: Prepared, raw: str) -> Draft:
+    def _cut(self, completion: Completion) -> bool:
+        """Whether the model stopped at the token limit: its finish reason says "length"; a provider that gives
+        no finish reason but reports spending the whole limit stopped there too."""
+        finish = completion.extra.get("finish_reason")
+        if isinstance(finish, str) and finish:
+            return finish == "length"
+        usage = completion.usage
+        return usage.source == "provider" and usage.completion_tokens >= self.max_tokens
+
+    def _check(self, prepared: Prepared, raw: str, cut: bool = False) -> Draft:
         asked = prepared.search_query or prepared.question
         sources = [asked, *(f"{c.label}\n{c.text}" for c in prepared.chunks)]
+        unfinished = ""
+        if cut:  # half a sentence (or half a figure) must not count against the rest
+            raw, unfinished = without_unfinished(raw)
         # A URL a source shows only as an image or a link definition does not make it a link worth repeating.
         clean = sanitize_answer(raw.strip(), [linkable(c.text) for c in prepared.chunks])
         support = check_support(
             clean.text, prepared.chunks, self.retriever.embedder, question=asked, params=self.support
         )
-        return Draft(clean.text, support, unsupported_figures(clean.text, sources), clean.removed)
+        figures = unsupported_figures(clean.text, sources)
+        return Draft(clean.text, support, figures, clean.removed, cut=cut, unfinished=clean_sentence(unfinished))
 
-    def _final_text(self, draft: Draft, sources: int) -> tuple[str, list[str], int, bool]:
+    def _final_text(
+        self, draft: Draft, sources: int, already: set[str] | None = None
+    ) -> tuple[str, list[str], int, bool]:
         """The draft without unsupported sentences, invented code, invented figures, repeated sentences or
         markers for sources that do not exist; bare sentences cited.
 
         Returns (text, what was left out as written, how many sentences or code blocks, whether markers
-        were added).
+        were added). ``already``: sentences already given (the answer a continuation continues), not repeated.
         """
         text = draft.text
         figures = set(draft.figures)
         unsupported: list[str] = []
         dropped_blocks: set[int] = set()
-        seen: set[str] = set()
+        seen: set[str] = set(already or ())
         left_out = 0
         attributed = False
         pieces: list[str] = []
@@ -296,10 +361,13 @@ class AnswerService:
         usage = sum((c.usage for c in completions[1:]), completions[0].usage)
         last = completions[-1]
         declined = self._declines(draft)
-        text, unsupported, left_out, attributed = self._final_text(draft, len(prepared.chunks))
-        if declined:  # the model's own decline: what the sources do say, when they are close to the question
+        said = {clean_sentence(s).lower() for s in split_sentences(prepared.continued)}
+        text, unsupported, left_out, attributed = self._final_text(draft, len(prepared.chunks), said)
+        if prepared.continued and (declined or not _has_words(text)):  # nothing (supported) to add
+            text, declined = NOTHING_MORE_TEXT, True
+        elif declined:  # the model's own decline: what the sources do say, when they are close to the question
             text = self._decline_with_evidence(prepared) if self._strong(prepared) else DECLINE_TEXT
-        elif not _has_words(text) or self._figure_unanswered(prepared, draft, text):
+        elif not prepared.continued and (not _has_words(text) or self._figure_unanswered(prepared, draft, text)):
             text, declined = self._decline_with_evidence(prepared), True
         numbers = cited_numbers(text, len(chunks))
         return Answer(
@@ -324,6 +392,10 @@ class AnswerService:
             removed_links=draft.removed_links,
             evidence_tokens=sum(count_tokens(c.text) for c in chunks),
             retrieval=prepared.trace,
+            cut=draft.cut,
+            max_tokens=self.max_tokens,
+            unfinished=draft.unfinished,
+            continued_from=prepared.continued,
         )
 
     def _declined(self, question: str, prepared: Prepared, started: float) -> Answer:
@@ -345,14 +417,20 @@ class AnswerService:
             calls=len(extra),
             search_query=prepared.search_query,
             retrieval=prepared.trace,
+            continued_from=prepared.continued,
         )
 
     # -- the pipeline ------------------------------------------------------------------------------
     def _run(
-        self, question: str, history: list[Message] | None, streaming: bool, done: Callable[[Answer], None]
+        self,
+        question: str,
+        history: list[Message] | None,
+        streaming: bool,
+        done: Callable[[Answer], None],
+        previous: Answer | None = None,
     ) -> Iterator[str]:
         started = time.perf_counter()
-        prepared = self._prepare(question, history)
+        prepared = self._prepare(question, history) if previous is None else self._prepare_continuation(previous)
         if not prepared.messages:
             answer = self._declined(question.strip(), prepared, started)
             done(answer)
@@ -367,7 +445,7 @@ class AnswerService:
             first = self.llm.complete(prepared.messages, max_tokens=self.max_tokens)
         completions = [*prepared.completions, first]
         raw = first.text
-        draft = self._check(prepared, raw)
+        draft = self._check(prepared, raw, self._cut(first))
         if self._needs_retry(prepared, draft):
             # One retry: small models invent precise numbers, answer with citation markers and no facts, or
             # decline although the best source is close to the question.
@@ -376,7 +454,7 @@ class AnswerService:
                 max_tokens=self.max_tokens,
             )
             completions.append(second)
-            retried = self._check(prepared, second.text)
+            retried = self._check(prepared, second.text, self._cut(second))
             if retried.has_content or not draft.has_content:
                 draft = retried
         done(self._answer(prepared, draft, raw, completions, started))
@@ -393,8 +471,8 @@ class AnswerService:
     def _needs_retry(self, prepared: Prepared, draft: Draft) -> bool:
         if draft.figures:
             return True
-        if self._declines(draft):
-            return self._strong(prepared) and not _ASKS_FIGURE.search(prepared.question)
+        if self._declines(draft):  # (a continuation that declines has nothing more to say)
+            return not prepared.continued and self._strong(prepared) and not _ASKS_FIGURE.search(prepared.question)
         return not draft.has_content
 
     def ask(self, question: str, history: list[Message] | None = None) -> Answer:
@@ -411,6 +489,39 @@ class AnswerService:
 
         handle._pieces = self._run(question, history, True, done)
         return handle
+
+    def continue_answer(self, previous: Answer) -> Answer:
+        """The rest of a cut answer (``previous.cut``): the same sources, the answer so far, a request to go on.
+
+        The result holds only the new part, checked like any answer; sentences the answer so far already
+        said are not repeated. It may itself be cut (ask again)."""
+        result: list[Answer] = []
+        for _ in self._run(previous.question, None, False, result.append, previous):
+            pass
+        return result[0]
+
+    def continue_stream(self, previous: Answer) -> AnswerStream:
+        """``continue_answer``, streamed as ``ask_stream`` streams."""
+        handle = AnswerStream(iter(()))
+
+        def done(answer: Answer) -> None:
+            handle.answer = answer
+
+        handle._pieces = self._run(previous.question, None, True, done, previous)
+        return handle
+
+
+def without_unfinished(text: str) -> tuple[str, str]:
+    """A cut text without its unfinished last sentence, and that sentence ("" when the text ends one, ends a
+    line, or stops inside a code block, which is judged whole and closed by ``_tidy``)."""
+    if not text.strip() or text.endswith("\n"):
+        return text, ""
+    spans = sentence_spans(text)
+    start, end = spans[-1]
+    last = text[start:end]
+    if _FINISHED.search(last) or text[:start].count("```") % 2:
+        return text, ""
+    return text[:start].rstrip(), last
 
 
 def _has_words(text: str) -> bool:

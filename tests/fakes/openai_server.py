@@ -6,6 +6,10 @@ request (``fail_next``) and read what arrived (``requests``).
 
 ``fault`` makes every chat request (after the key and model checks) misbehave the way broken or
 half-compatible servers do; ``None`` (the default) is a well-behaved server. See :data:`FAULTS`.
+
+``formats`` says which forms of structured output (``response_format``) the server takes: ``"any"``
+(the default), ``"llama_cpp"`` (llama-cpp-python's ``python -m llama_cpp.server``) or ``"text_only"``.
+See :data:`FORMATS`.
 """
 
 from __future__ import annotations
@@ -36,6 +40,21 @@ FAULTS: dict[str, str] = {
     "stall": "a stream that sends two chunks, then waits ``stall_s`` before the rest",
 }
 
+FORMATS: dict[str, str] = {
+    "any": "every response_format is taken (OpenAI, vLLM, llama.cpp's llama-server)",
+    "llama_cpp": "llama-cpp-python's server: a `json_schema` response_format gets HTTP 500 with its validation"
+    " error as the message; `text` and `json_object` (with a `schema`) are taken",
+    "text_only": "a server without structured output: any response_format but `text` gets HTTP 400",
+}
+# What llama-cpp-python's server answers (HTTP 500) for a response_format type it does not know: the
+# FastAPI validation error, with the place it was raised, as the error message.
+LLAMA_CPP_REFUSAL = (
+    "1 validation error:\n  {{'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), 'msg': "
+    "\"Input should be 'text' or 'json_object'\", 'input': '{kind}', 'ctx': {{'expected': \"'text' or "
+    '\'json_object\'"}}}}\n\n  File "/llama_cpp/server/app.py", line 470, in create_chat_completion\n'
+    "    POST /v1/chat/completions"
+)
+
 
 def words(text: str) -> int:
     return max(1, len(text.split()))
@@ -54,7 +73,8 @@ class FakeOpenAI:
     fault: str | None = None  # one of FAULTS, for every chat request until set back to None
     payload: str = '{"foo": 1}'  # what the "payload" fault sends
     stall_s: float = 2.0  # how long the "stall" fault waits mid-stream
-    _failures: list[tuple[int, float]] = field(default_factory=list)
+    formats: str = "any"  # one of FORMATS: which response_format types are taken
+    _failures: list[tuple[int, float, str | None]] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
 
     @property
@@ -62,9 +82,23 @@ class FakeOpenAI:
         assert self._server is not None
         return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
 
-    def fail_next(self, status: int, times: int = 1, delay_s: float = 0.0) -> None:
-        """The next ``times`` requests answer ``status`` (0 means: hang for ``delay_s``)."""
-        self._failures.extend([(status, delay_s)] * times)
+    def fail_next(self, status: int, times: int = 1, delay_s: float = 0.0, message: str | None = None) -> None:
+        """The next ``times`` requests answer ``status`` (0 means: hang for ``delay_s``, then 500), with
+        ``message`` as the error's message (default ``fake error <status>``)."""
+        self._failures.extend([(status, delay_s, message)] * times)
+
+    def refusal(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
+        """The status and error body for a response_format this server does not take (see ``formats``)."""
+        if self.formats not in FORMATS:
+            raise ValueError(f"unknown formats {self.formats!r}; known: {sorted(FORMATS)}")
+        kind = (body.get("response_format") or {}).get("type", "text")
+        if self.formats == "llama_cpp" and kind not in ("text", "json_object"):
+            error = {"message": LLAMA_CPP_REFUSAL.format(kind=kind), "type": "internal_server_error"}
+            return 500, {"error": {**error, "param": None, "code": None}}
+        if self.formats == "text_only" and kind != "text":
+            message = f"response_format of type '{kind}' is not supported by this server"
+            return 400, {"error": {"message": message, "type": "invalid_request_error", "param": "response_format"}}
+        return None
 
     def usage_for(self, body: dict[str, Any], text: str) -> dict[str, Any]:
         prompt = self.prompt_tokens or sum(words(m["content"]) for m in body.get("messages", []))
@@ -101,11 +135,12 @@ class FakeOpenAI:
                 fake.requests.append(body)
                 fake.headers.append(dict(self.headers))
                 if fake._failures:
-                    status, delay = fake._failures.pop(0)
+                    status, delay, message = fake._failures.pop(0)
                     if status == 0:
                         time.sleep(delay)
                         status = 500
-                    self._send(status, {"error": {"message": f"fake error {status}", "type": "fake", "code": status}})
+                    error = {"message": message or f"fake error {status}", "type": "fake", "code": status}
+                    self._send(status, {"error": error})
                     return
                 if self.headers.get("Authorization") != f"Bearer {fake.api_key}":
                     self._send(
@@ -130,6 +165,10 @@ class FakeOpenAI:
                             }
                         },
                     )
+                    return
+                refused = fake.refusal(body)
+                if refused is not None:
+                    self._send(*refused)
                     return
                 text = fake.responder(body)
                 if fake.fault is not None:

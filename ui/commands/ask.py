@@ -11,26 +11,32 @@ from ui.common import JsonOpt, emit_json, run_safely, settings
 
 if TYPE_CHECKING:
     from assistant.llm.base import Message
+    from assistant.rag.answer import Answer, AnswerStream
     from assistant.services import Tutor
 
 HISTORY_TURNS = 4  # user and assistant messages kept for follow-ups
-CHAT_HELP = "Type a question, /new to start over, /quit (or Ctrl-D) to leave."
+CHAT_HELP = "Type a question, more (or /more) to continue a cut answer, /new to start over, /quit (or Ctrl-D) to leave."
+MORE = ("more", "/more")
 
 
-def _stream_answer(tutor: Tutor, question: str, history: list[Message] | None = None) -> str:
-    """Stream the draft, then show the checked answer in its place when the checks changed it."""
+def _show_stream(handle: AnswerStream, *, can_continue: bool = False) -> Answer:
+    """Stream the draft, then show the checked answer in its place when the checks changed it.
+
+    A cut answer gets a notice under it; a stream that breaks off keeps what it showed, marked as interrupted,
+    and its error goes on (one line on stderr from the caller)."""
     from assistant.errors import TutorError
-    from ui.render import format_answer_footer, format_sources, replaces_stream
+    from ui.render import format_answer_footer, format_cut_notice, format_interrupted, format_sources, replaces_stream
 
-    handle = tutor.answers.ask_stream(question, history)
     shown: list[str] = []
     try:
         for piece in handle:
             shown.append(piece)
             sys.stdout.write(piece)
             sys.stdout.flush()
-    except TutorError:
-        typer.echo("")  # end the cut draft's line before the error line
+    except TutorError as exc:
+        typer.echo("")  # end the cut draft's line before the marker and the error line
+        if "".join(shown).strip():
+            typer.echo(format_interrupted(exc))
         raise
     typer.echo("")
     answer = handle.answer
@@ -38,9 +44,17 @@ def _stream_answer(tutor: Tutor, question: str, history: list[Message] | None = 
     if replaces_stream(answer, "".join(shown)):
         typer.echo("\n-- checked against the sources; the answer is --")
         typer.echo(answer.text)
+    notice = format_cut_notice(answer, can_continue=can_continue)
+    if notice:
+        typer.echo(notice)
     typer.echo(format_sources(answer))
     typer.echo(format_answer_footer(answer))
-    return answer.text
+    return answer
+
+
+def _stream_answer(tutor: Tutor, question: str, history: list[Message] | None = None) -> str:
+    """Stream one answer to ``question`` (see ``_show_stream``); its checked text."""
+    return _show_stream(tutor.answers.ask_stream(question, history)).text
 
 
 def ask(
@@ -66,6 +80,7 @@ def chat() -> None:
 
     tutor = Tutor(settings())
     history: list[Message] = []
+    last: Answer | None = None  # the last answer, which `more` continues when it was cut
     typer.echo(CHAT_HELP)
     while True:
         try:
@@ -79,18 +94,35 @@ def chat() -> None:
             return
         if question in ("/new", "/reset"):
             history.clear()
+            last = None
             typer.echo("Started a new conversation.")
             continue
         if question in ("/help", "/?"):
             typer.echo(CHAT_HELP)
             continue
+        wants_more = question.lower().rstrip(".!") in MORE
+        can_continue = last is not None and last.can_continue
+        if wants_more and not can_continue and question.startswith("/"):
+            typer.echo("Nothing to continue: the last answer was not cut off.")
+            continue
+        more = wants_more and can_continue  # otherwise "more" is asked as a question ("tell me more")
         typer.echo("tutor> ", nl=False)
         try:
-            text = _stream_answer(tutor, question, history[-HISTORY_TURNS:])
+            if more:
+                assert last is not None
+                answer = _show_stream(tutor.answers.continue_stream(last), can_continue=True)
+            else:
+                answer = _show_stream(tutor.answers.ask_stream(question, history[-HISTORY_TURNS:]), can_continue=True)
         except TutorError as exc:
             typer.echo(f"error: {exc}", err=True)
+            last = last if more else None  # a failed `more` can be asked again
             continue
         except KeyboardInterrupt:
             typer.echo("\n(stopped)")
             continue
-        history += [Message(role="user", content=question), Message(role="assistant", content=text)]
+        last = answer
+        if not more:
+            history += [Message(role="user", content=question), Message(role="assistant", content=answer.text)]
+        elif not answer.declined and history and history[-1].role == "assistant":
+            # the continued answer is one turn: a follow-up sees all of it
+            history[-1] = Message(role="assistant", content=f"{history[-1].content} {answer.text}")
