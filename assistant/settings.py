@@ -16,6 +16,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from assistant.errors import SettingsError
+from assistant.text import strip_credentials
 
 LocalModelName = Literal["qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b"]
 OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -227,7 +228,7 @@ def load_settings(env_file: str | Path | None = ".env", **overrides: object) -> 
         value = err.get("input")
         value = str(value) if isinstance(value, Path) else value
         if isinstance(value, str):  # a password in a URL is never echoed
-            value = re.sub(r"(?i)\b([a-z][a-z0-9+.-]*://)[^\s/?#]*@", r"\1", value)
+            value = strip_credentials(value)
         shown = "" if name == "OPENAI_API_KEY" or isinstance(value, dict) else f"={value!r}"
         msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
         if not loc:  # a rule across variables: the message names them

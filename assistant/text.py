@@ -123,3 +123,12 @@ def numbers(text: str) -> set[str]:
 def negated(text: str) -> bool:
     """Whether the text carries a negation cue (an odd number of them: "not ... never" cancels out)."""
     return len(_NEGATION.findall(text)) % 2 == 1
+
+
+# --- credentials in URLs ------------------------------------------------------------------------
+_USERINFO = re.compile(r"\b([a-z][a-z0-9+.-]*://)[^\s/?#]*@", re.IGNORECASE)
+
+
+def strip_credentials(text: str) -> str:
+    """``text`` with the user name and password taken out of every URL in it (``http://u:pw@host`` -> ``http://host``)."""
+    return _USERINFO.sub(r"\1", text)

@@ -27,6 +27,8 @@ from urllib.parse import urlsplit, urlunsplit
 import httpcore
 import httpx
 
+from assistant.text import strip_credentials  # noqa: F401 - one implementation, used by ingest too
+
 # Addresses that are "global" to Python but still metadata endpoints worth naming.
 METADATA = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
 MAX_URL_CHARS = 2048
@@ -37,7 +39,6 @@ _LABEL = re.compile(r"[a-z0-9_-]{1,63}")
 _NUMERIC_LABEL = re.compile(r"(0x[0-9a-f]*|[0-9]+)")
 _SCHEME = re.compile(r"\s*([a-z][a-z0-9+.-]+):(?!\\)", re.IGNORECASE)
 _USERINFO = re.compile(r"^([a-z][a-z0-9+.-]*://)[^/?#]*@", re.IGNORECASE)
-_USERINFO_ANYWHERE = re.compile(r"\b([a-z][a-z0-9+.-]*://)[^\s/?#]*@", re.IGNORECASE)
 
 
 # --- URLs ---------------------------------------------------------------------------------------
@@ -60,11 +61,6 @@ def foreign_scheme(text: str) -> str | None:
 def has_credentials(url: str) -> bool:
     """The URL carries a user name or password (``http://user:pw@host/``)."""
     return bool(_USERINFO.match(url.strip()))
-
-
-def strip_credentials(text: str) -> str:
-    """``text`` with the user name and password taken out of every URL in it (e.g. a link's text)."""
-    return _USERINFO_ANYWHERE.sub(r"\1", text)
 
 
 def normalize(url: str) -> str:

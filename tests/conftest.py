@@ -48,6 +48,23 @@ def embedder() -> Any:
 
 
 @pytest.fixture
+def crawl(make_settings: Any) -> Iterator[Any]:
+    """A factory of loopback-allowed, unthrottled crawlers (closed after the test)."""
+    from ingest.crawl import Crawler
+
+    made: list[Crawler] = []
+
+    def build(**overrides: Any) -> Crawler:
+        values = {"FETCH_ALLOW_LOOPBACK": True, "FETCH_HOST_INTERVAL_S": 0, "FETCH_TIMEOUT_S": 5, **overrides}
+        made.append(Crawler(make_settings(**values)))
+        return made[-1]
+
+    yield build
+    for crawler in made:
+        crawler.close()
+
+
+@pytest.fixture
 def fake_openai() -> Iterator[FakeOpenAI]:
     server = FakeOpenAI().start()
     yield server

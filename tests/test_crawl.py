@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from ingest.crawl import OFFLINE_REASON, UNREACHABLE_BEFORE_OFFLINE, Crawler
+from ingest.crawl import OFFLINE_REASON, UNREACHABLE_BEFORE_OFFLINE
 from ingest.netguard import classify
 from tests.fixtures.ingest.site import Page, Site, html
 
@@ -19,20 +19,6 @@ def site():
     server.routes["/robots.txt"] = Page("User-agent: *\nDisallow: /private\n", content_type="text/plain")
     yield server
     server.stop()
-
-
-@pytest.fixture
-def crawl(make_settings):
-    made: list[Crawler] = []
-
-    def build(**overrides):
-        values = {"FETCH_ALLOW_LOOPBACK": True, "FETCH_HOST_INTERVAL_S": 0, "FETCH_TIMEOUT_S": 5, **overrides}
-        made.append(Crawler(make_settings(**values)))
-        return made[-1]
-
-    yield build
-    for crawler in made:
-        crawler.close()
 
 
 def test_page_is_fetched_then_served_from_the_cache(site, crawl):

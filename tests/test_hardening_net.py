@@ -10,7 +10,6 @@ import pytest
 from typer.testing import CliRunner
 
 from assistant.vectorstore.chroma import open_client, open_collection
-from ingest.crawl import Crawler
 from ingest.documents import discover
 from ingest.netguard import MAX_URL_CHARS, check_url, has_credentials, normalize, strip_credentials
 from ingest.pipeline import Ingestor, LinkOptions
@@ -49,20 +48,6 @@ def site():
     server.routes["/robots.txt"] = Page("User-agent: *\nAllow: /\n", content_type="text/plain")
     yield server
     server.stop()
-
-
-@pytest.fixture
-def crawl(make_settings):
-    made: list[Crawler] = []
-
-    def build(**overrides):
-        values = {"FETCH_ALLOW_LOOPBACK": True, "FETCH_HOST_INTERVAL_S": 0, "FETCH_TIMEOUT_S": 5, **overrides}
-        made.append(Crawler(make_settings(**values)))
-        return made[-1]
-
-    yield build
-    for crawler in made:
-        crawler.close()
 
 
 def run(settings, embedder, inputs, **kwargs):

@@ -42,6 +42,7 @@ import tiktoken
 
 from assistant.errors import LLMError
 from assistant.llm.base import ChatModel, Completion, Message, Stream, StructuredFormatRejected, Usage
+from assistant.text import strip_credentials
 
 FINISH_REASONS = frozenset({"stop", "length", "content_filter", "tool_calls", "function_call"})
 COMPAT_FIX = "check the server's logs and that OPENAI_BASE_URL is its OpenAI-compatible API (usually ending in /v1)."
@@ -72,7 +73,6 @@ def public_url(url: str) -> str:
 # -- the server's words, as they may be shown ------------------------------------------------------
 REASON_CHARS = 200
 REDACTED = "[redacted]"
-_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]*@")
 _BEARER = re.compile(r"(?i)\b(bearer\s+)\S+")
 _KEY_LIKE = re.compile(r"\b(?:sk|pk|rk)-[A-Za-z0-9_\-]{8,}")
 _QUERY_SECRET = re.compile(r"(?i)([?&;](?:api[-_]?key|key|token|access_token|password|secret)=)[^&\s\"']+")
@@ -95,7 +95,7 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     ``sk-...`` keys and secret-looking query values."""
     for secret in sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True):
         text = text.replace(secret, REDACTED)
-    text = _USERINFO.sub(r"\1", text)
+    text = strip_credentials(text)
     text = _BEARER.sub(rf"\1{REDACTED}", text)
     text = _KEY_LIKE.sub(REDACTED, text)
     return _QUERY_SECRET.sub(rf"\1{REDACTED}", text)
