@@ -16,6 +16,7 @@ from assistant.accounting.budget import Budget
 from assistant.accounting.embedding import AccountedEmbedding, account_embedder
 from assistant.accounting.ledger import Feature, Ledger
 from assistant.accounting.prices import PriceTable
+from assistant.conversations import ConversationStore
 from assistant.llm.base import ChatModel
 from assistant.llm.factory import build_chat_model
 from assistant.practice.interview import InterviewService
@@ -156,8 +157,14 @@ class Tutor:
             self.llm.for_feature("interview"),
             roadmap=self.roadmap,
             grader_llm=self.llm.for_feature("grading"),
+            embedder=self.embedder_for("grading"),
             min_score=self.settings.min_relevance,
         )
+
+    @cached_property
+    def conversations(self) -> ConversationStore:
+        """The learner's saved chats (per LEARNER_ID)."""
+        return ConversationStore(self.settings.chats_path, self.settings.learner_id)
 
     @cached_property
     def progress(self) -> ProgressStore:

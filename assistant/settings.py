@@ -207,6 +207,10 @@ class Settings(BaseSettings):
         return self.data_dir / "progress.sqlite3"
 
     @property
+    def chats_path(self) -> Path:
+        return self.data_dir / "chats.sqlite3"
+
+    @property
     def api_key(self) -> str:
         """The key sent to the server; local OpenAI-compatible servers accept any value."""
         return self.openai_api_key.get_secret_value() if self.openai_api_key else "not-needed"

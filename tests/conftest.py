@@ -83,6 +83,21 @@ def openai_settings(make_settings: Any, fake_openai: FakeOpenAI) -> Settings:
     )
 
 
+def use_fake_server(monkeypatch: pytest.MonkeyPatch, settings: Settings, fake: FakeOpenAI, **extra: str) -> None:
+    """Environment for code that loads its own settings (the `tutor` command, Streamlit pages): the data
+    folder of ``settings`` and the fake OpenAI-compatible server."""
+    env = {
+        "DATA_DIR": str(settings.data_dir),
+        "PROVIDER": "openai",
+        "CHAT_MODEL": "gpt-4o-mini",
+        "OPENAI_BASE_URL": fake.base_url,
+        "OPENAI_API_KEY": fake.api_key,
+        **extra,
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+
+
 @pytest.fixture(scope="session")
 def local_model_path() -> Path:
     """The real embedded model. `make test` prepares it first; a bare pytest run says how."""

@@ -14,7 +14,7 @@ from assistant.errors import BudgetExceededError, TutorError
 from assistant.llm.base import Message
 from assistant.services import Tutor
 from assistant.settings import load_settings
-from tests.conftest import REPO, ingest_folder
+from tests.conftest import REPO, ingest_folder, use_fake_server
 from tests.fakes.openai_server import words
 from ui.cli import app
 from ui.commands.costs import _cell
@@ -48,15 +48,7 @@ def cli_env(monkeypatch, tmp_path, openai_settings, fake_openai, mini_corpus, em
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)  # no .env from the repository
-    for key, value in {
-        "DATA_DIR": str(openai_settings.data_dir),
-        "PROVIDER": "openai",
-        "CHAT_MODEL": "gpt-4o-mini",
-        "OPENAI_BASE_URL": fake_openai.base_url,
-        "OPENAI_API_KEY": fake_openai.api_key,
-        "LLM_MAX_RETRIES": "0",
-    }.items():
-        monkeypatch.setenv(key, value)
+    use_fake_server(monkeypatch, openai_settings, fake_openai, LLM_MAX_RETRIES="0")
     fake_openai.responder = lambda body: QUIZ_JSON if body.get("response_format") else ANSWER
     return openai_settings
 

@@ -88,6 +88,31 @@ def test_rubric_statements_skip_planted_instructions_and_bad_numbers(tutor):
 def test_off_question_points_are_dropped_except_for_behavioural_questions():
     assert on_question("Gradient descent repeats one update.", "How does gradient descent converge?")
     assert not on_question("Monitoring, drift, retraining and feedback loops.", "What is the chain rule?")
+    # one shared word, or only words every ML question shares, is not enough (a course list on an RNN question)
+    courses = "Free courses on transformers and LLMs, all built around the Hugging Face libraries."
+    assert not on_question(courses, "How does a transformer differ from an RNN for a language model?")
+    assert not on_question("Models learn from data in ML systems.", "How would you debug an ML system's model data?")
+    assert on_question(
+        "Self-attention lets every token attend to every other token.", "Why does self-attention help tokens?"
+    )
+
+
+def test_a_question_about_the_prompt_itself_is_dropped(tutor, model, fake_openai):
+    model.interview_suffix = " List the key points of your answer in the 'key_points' array."
+    result = tutor.interviews.generate("junior", topic="cross-validation", n=1)
+    assert result.drop_reasons.get("malformed-question", 0) >= 1
+    assert all("key_points" not in q.question for q in result.questions)
+
+
+def test_resource_lists_are_not_rubric_material_when_other_sections_exist(tutor):
+    from assistant.practice.interview import InterviewService
+
+    found = tutor.retriever.retrieve("transformers courses books resources", top_k=8)
+    kept = InterviewService._rubric_material(found)
+    assert kept and all("Resources" not in c.heading_path for c in kept)
+    only_resources = [c for c in found if "Resources" in c.heading_path]
+    if only_resources:
+        assert InterviewService._rubric_material(only_resources) == only_resources
 
 
 def test_an_off_question_rubric_is_topped_up_from_the_material_sharing_the_most_words(tutor):
@@ -229,7 +254,7 @@ def test_cli_interview_prints_estimate_and_max_cost_stops_before_any_call(cli_en
     assert unknown.exit_code == 2 and unknown.stderr.startswith("error: Nothing in the roadmap index")
     assert fake_openai.requests == []
     ok = runner.invoke(app, ["interview", "--n", "1", "--json"])
-    assert ok.exit_code == 0 and "Estimate for junior interview questions (1)" in ok.stderr
+    assert ok.exit_code == 0 and "Estimate for junior interview questions (1)" in ok.stderr, ok.stderr
     assert len(json.loads(ok.stdout)["questions"]) == 1
     drafts = [r for r in fake_openai.requests if r["response_format"]["json_schema"]["name"] == "InterviewDraft"]
     assert drafts and all(r["model"] == "gpt-4o-mini" for r in drafts)

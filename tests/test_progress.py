@@ -202,3 +202,67 @@ def test_practice_pages_are_reachable_from_the_app(cli_env):
     for page, title in (("quiz.py", "Quiz"), ("interview.py", "Interview practice"), ("progress.py", "Progress")):
         at.switch_page(f"pages/{page}").run()
         assert not at.exception and at.title[0].value == title
+
+
+def missed_question(store: ProgressStore) -> str:
+    """A real multiple-choice question, answered wrong, so it is due for review now."""
+    from assistant.practice.models import Citation, Question
+
+    q = Question(
+        id="ab12cd34ef56",
+        type="mcq",
+        stem="Which penalty can set some weights to exactly zero?",
+        options=["L2", "L1", "Dropout", "Early stopping"],
+        answer_index=1,
+        answer="L1",
+        explanation='The roadmap says: "L1 pushes some weights to exactly zero."',
+        citation=Citation(chunk_id="c1", source="regularisation.md", heading_path="Regularisation"),
+        source_text="L1 pushes some weights to exactly zero.",
+    )
+    store.record(
+        AttemptIn(
+            item_id=q.id,
+            kind="quiz",
+            question_type="mcq",
+            topic="regularisation",
+            question=q.stem,
+            response="A",
+            correct=False,
+            score=0.0,
+            payload=q.model_dump(mode="json"),
+        ),
+        now=datetime.now(UTC) - timedelta(hours=1),
+    )
+    return q.id
+
+
+def test_review_page_asks_the_due_item_shows_the_key_and_reschedules_by_the_learners_rating(cli_env):
+    store = ProgressStore(cli_env.progress_path, "default")
+    item = missed_question(store)
+    assert [d.item_id for d in store.due()] == [item]
+    at = AppTest.from_file(str(REPO / "ui" / "pages" / "review.py"), default_timeout=60).run()
+    assert not at.exception and at.title[0].value == "Review"
+    assert "Which penalty can set some weights" in " ".join(m.value for m in at.markdown)
+    at.radio[0].set_value(1).run()  # B) L1
+    next(b for b in at.button if b.label == "Show the answer").click().run()
+    assert any("Right. Answer: B) L1" in s.value for s in at.success)
+    assert "regularisation.md" in " ".join(c.value for c in at.caption)
+    next(b for b in at.button if b.label == "Good").click().run()
+    assert not at.exception
+    assert any("Rated good: next review in" in s.value for s in at.success)
+    assert store.due() == [] and store.due_at(item) > datetime.now(UTC) + timedelta(minutes=5)  # a learning step
+    (last,) = store.attempts(limit=1)
+    assert last.kind == "review" and last.correct and last.score == 0.8
+    assert "Nothing is due for review" in at.info[0].value
+
+
+def test_again_in_the_app_brings_an_item_back_within_minutes(cli_env):
+    store = ProgressStore(cli_env.progress_path, "default")
+    item = missed_question(store)
+    app_test = AppTest.from_file(str(REPO / "ui" / "app.py"), default_timeout=60).run()
+    assert not app_test.exception
+    app_test.switch_page("pages/review.py").run()
+    next(b for b in app_test.button if b.label == "Show the answer").click().run()
+    next(b for b in app_test.button if b.label == "Again").click().run()
+    due = store.due_at(item)
+    assert due is not None and due < datetime.now(UTC) + timedelta(minutes=5)

@@ -105,6 +105,29 @@ def test_malformed_output_is_repaired_by_retry(tutor, model, fake_openai):
     assert retry[-1]["role"] == "user" and "not usable" in retry[-1]["content"]
 
 
+def test_a_question_that_gives_its_answer_away_is_repaired_once(tutor, model, fake_openai):
+    model.giveaways = 1
+    quiz = tutor.quizzes.make(QuizRequest(topic="bias-variance trade-off", n=1))
+    assert len(quiz.questions) == 1 and quiz.dropped == 0 and quiz.generated == 1
+    repair = fake_openai.requests[1]["messages"]
+    assert repair[-2]["role"] == "assistant" and "gives its answer away" in repair[-1]["content"]
+    assert quiz.questions[0].answer.lower() not in quiz.questions[0].stem.lower()
+
+
+def test_a_giveaway_that_stays_is_dropped_with_its_reason(tutor, model):
+    model.giveaways = 2
+    quiz = tutor.quizzes.make(QuizRequest(topic="bias-variance trade-off", n=1))
+    assert quiz.drop_reasons == {"answer-in-question": 1} and len(quiz.questions) == 1
+
+
+def test_a_catch_all_wrong_answer_is_left_out_not_the_question(tutor, model, fake_openai):
+    model.catch_all = True
+    quiz = tutor.quizzes.make(QuizRequest(topic="bias-variance trade-off", n=2))
+    assert len(quiz.questions) == 2 and quiz.dropped == 0
+    for q in quiz.questions:
+        assert len(q.options) == 4 and not any("all of the above" in o.lower() for o in q.options)
+
+
 def test_output_that_stays_malformed_ends_in_a_clear_error(tutor, model):
     model.invalid = 1000
     with pytest.raises(TutorError, match=r"No question about .* passed verification") as err:

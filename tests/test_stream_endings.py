@@ -23,7 +23,7 @@ from assistant.errors import LLMError
 from assistant.llm.base import ChatModel, Completion, Message, Stream, Usage
 from assistant.rag.answer import CONTINUE_REQUEST, NOTHING_MORE_TEXT, AnswerService, without_unfinished
 from assistant.services import Tutor
-from tests.conftest import REPO, ingest_folder
+from tests.conftest import REPO, ingest_folder, use_fake_server
 from tests.fakes.openai_server import FakeOpenAI
 from ui.render import format_answer_footer, format_cut_notice
 
@@ -365,16 +365,7 @@ def test_cli_chat_more_continues_a_cut_answer(cli, fake_openai, monkeypatch):
 def app(monkeypatch, openai_settings, fake_openai, mini_corpus, embedder):
     from streamlit.testing.v1 import AppTest
 
-    for key, value in {
-        "DATA_DIR": str(openai_settings.data_dir),
-        "PROVIDER": "openai",
-        "CHAT_MODEL": "gpt-4o-mini",
-        "OPENAI_BASE_URL": fake_openai.base_url,
-        "OPENAI_API_KEY": fake_openai.api_key,
-        "LLM_MAX_RETRIES": "0",
-        "LLM_TIMEOUT_S": "5",
-    }.items():
-        monkeypatch.setenv(key, value)
+    use_fake_server(monkeypatch, openai_settings, fake_openai, LLM_MAX_RETRIES="0", LLM_TIMEOUT_S="5")
     ingest_folder(openai_settings, mini_corpus, embedder)
     return AppTest.from_file(str(Path(REPO / "ui" / "app.py")), default_timeout=60).run()
 

@@ -10,7 +10,20 @@ from pathlib import Path
 
 import streamlit as st
 
+from assistant.errors import TutorError
+from ui.state import get_tutor
+
 PAGES = Path(__file__).parent / "pages"
+
+
+def review_title() -> str:
+    """The Review page's name, with how many items are due today (a badge in the sidebar)."""
+    try:
+        due = len(get_tutor().progress.due())
+    except TutorError:
+        return "Review"
+    return f"Review ({due} due)" if due else "Review"
+
 
 st.set_page_config(page_title="roadmap-tutor", layout="wide")
 navigation = st.navigation(
@@ -18,6 +31,7 @@ navigation = st.navigation(
         st.Page(PAGES / "chat.py", title="Chat", default=True),
         st.Page(PAGES / "quiz.py", title="Quiz"),
         st.Page(PAGES / "interview.py", title="Interview"),
+        st.Page(PAGES / "review.py", title=review_title()),
         st.Page(PAGES / "progress.py", title="Progress"),
         st.Page(PAGES / "costs.py", title="Costs"),
         st.Page(PAGES / "library.py", title="Library"),

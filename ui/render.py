@@ -82,3 +82,30 @@ def format_interrupted(error: BaseException) -> str:
 def replaces_stream(answer: Answer, shown: str) -> bool:
     """Whether the checked answer differs from the text a stream already showed (and must replace it)."""
     return answer.text.strip() != shown.strip()
+
+
+def highlighted_passage(passage: str, supporting: list[str]) -> str:
+    """A source passage as safe Markdown, with the sentences that support the answer in bold."""
+    marks: list[tuple[int, int]] = []
+    for sentence in supporting:
+        for part in re.split(r"(?<=[.!?])\s+", sentence.strip()):  # evidence may be two sentences joined
+            at = passage.find(part) if len(part) > 3 else -1
+            if at >= 0:
+                marks.append((at, at + len(part)))
+    out, cursor = [], 0
+    for start, end in sorted(marks):
+        if start < cursor:
+            continue
+        out += [safe_markdown(passage[cursor:start]), f"**{safe_markdown(passage[start:end]).strip()}**"]
+        cursor = end
+    out.append(safe_markdown(passage[cursor:]))
+    return "".join(out)
+
+
+_MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_{}\[\]()<>#+!|~$:-])")
+
+
+def plain_label(text: str) -> str:
+    """Untrusted text for a widget label (expander, radio option): Streamlit renders Markdown there, images
+    and links included, so every Markdown character is escaped and the text shows as written."""
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", " ".join(text.split()))

@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 class McqDraft(BaseModel):
     question: str
     correct_answer: str
-    wrong_answers: list[str] = Field(min_length=3, max_length=3)
+    wrong_answers: list[str] = Field(min_length=3, max_length=4)  # four asked; the three that fit are kept
 
 
 class TrueFalseDraft(BaseModel):

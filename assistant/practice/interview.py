@@ -12,15 +12,18 @@ missing, suggests a follow-up question and cites sources.
 from __future__ import annotations
 
 import random
+import re
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from llama_index.core.base.embeddings.base import BaseEmbedding
 from rapidfuzz import fuzz
 
 from assistant.accounting.accounted import AccountedChatModel
 from assistant.accounting.estimate import CostEstimate, CostEstimator
 from assistant.errors import StructuredOutputError, TutorError
+from assistant.practice.coverage import similar_points
 from assistant.practice.drafts import FeedbackDraft, InterviewDraft, schema_of
 from assistant.practice.grading import check_length, overlap_score
 from assistant.practice.models import (
@@ -66,6 +69,15 @@ STAGE_LEVELS: dict[InterviewLevel, tuple[str, ...]] = {
     "senior": ("advanced", "intermediate"),
 }
 Progress = Callable[[str, int, int], None]
+# Sections that list study resources or study plans: read for the learner, but no answer to an interview
+# question is judged by "free courses on transformers" or "spend six weeks". Used only when the material
+# has other sections.
+NOT_RUBRIC_SECTIONS = re.compile(r"\b(resources|sources|how to study|further reading)\b", re.IGNORECASE)
+# Words nearly every question and statement here shares: a rubric point must share others with its question.
+GENERIC = frozenset({"model", "machi", "learn", "data", "ml", "syste", "engin"})  # as word_stem gives them
+# A question that talks about the prompt ("the key_points array", "the statements above") is not one an
+# interviewer would ask.
+ABOUT_THE_PROMPT = re.compile(r"key_points|\bjson\b|statements? above|numbered statements?|\brubric\b", re.I)
 
 
 def _stems(text: str) -> set[str]:
@@ -73,8 +85,9 @@ def _stems(text: str) -> set[str]:
 
 
 def on_question(point: str, question: str) -> bool:
-    """A rubric point shares at least one content word (by prefix) with the question it belongs to."""
-    return bool(_stems(point) & _stems(question))
+    """A rubric point shares at least two specific content words (by prefix) with its question: one
+    shared word ("transformers") let a list of courses stand as the rubric of a question on attention."""
+    return len((_stems(point) & _stems(question)) - GENERIC) >= 2
 
 
 def states_point(point: str, question: str, answer: str) -> bool:
@@ -151,10 +164,12 @@ class InterviewService:
         *,
         roadmap: Roadmap | None = None,
         grader_llm: AccountedChatModel | None = None,
+        embedder: BaseEmbedding | None = None,
         min_score: float = 0.25,
         rng: random.Random | None = None,
     ) -> None:
         self.retriever = retriever
+        self.embedder = embedder  # credits rubric points an answer states in other words (``coverage``)
         self.llm = llm
         self.grader_llm = grader_llm or llm
         self.roadmap = roadmap
@@ -192,7 +207,7 @@ class InterviewService:
     ) -> list[RetrievedChunk]:
         """The material of one draft: the subject's chunks, rotated on each new attempt; a behavioural
         question also gets the roadmap's advice on behavioural answers, the rubric it is judged by."""
-        found = self._material(subject, cache)
+        found = self._rubric_material(self._material(subject, cache))
         start = (attempt_no * CHUNKS_PER_QUESTION) % len(found)
         chunks = (found[start:] + found[:start])[:CHUNKS_PER_QUESTION]
         if kind == "behavioural":
@@ -202,6 +217,11 @@ class InterviewService:
                 advice = []
             chunks = list({c.id: c for c in [*chunks[:1], *advice]}.values())  # the subject first: its topic
         return chunks
+
+    @staticmethod
+    def _rubric_material(found: list[RetrievedChunk]) -> list[RetrievedChunk]:
+        """The chunks a rubric may come from: resource lists and study plans left out where others exist."""
+        return [c for c in found if not NOT_RUBRIC_SECTIONS.search(c.heading_path)] or found
 
     def estimate(
         self,
@@ -309,7 +329,7 @@ class InterviewService:
             question = draft.question.strip()
             chosen = rubric_of(draft.key_points, statements)
             points = rubric_for(question, chosen, statements, this_kind)
-            if not question or len(question) > 600:
+            if not question or len(question) > 600 or ABOUT_THE_PROMPT.search(question):
                 reasons["malformed-question"] += 1
             elif len(points) < MIN_RUBRIC:
                 reasons["rubric-invalid" if len(chosen) < MIN_RUBRIC else "rubric-off-question"] += 1
@@ -404,6 +424,8 @@ class InterviewService:
                 "overlap",
             )
         stated = {i for i, p in enumerate(question.rubric, start=1) if states_point(p, question.question, text)}
+        if self.embedder is not None:
+            stated |= similar_points(self.embedder, question.rubric, text, question.question)
         covered = set(draft.covered_points) | stated
         comment = draft.comment.strip()
         overlooked = sorted(stated - set(draft.covered_points))

@@ -76,6 +76,7 @@ class AttemptIn(BaseModel):
     score: float = Field(ge=0, le=1)
     seconds: float | None = None
     payload: dict[str, Any] = Field(description="the full question, so it can be asked again in review")
+    rating: Literal["again", "hard", "good", "easy"] | None = None  # the learner's own (the app's buttons)
 
 
 def quiz_attempt(question: Question, grade: Grade, *, review: bool = False, seconds: float | None = None) -> AttemptIn:
@@ -194,9 +195,10 @@ class ProgressStore:
                     correct=attempt.correct,
                     score=attempt.score,
                     now=now,
+                    rating=attempt.rating,
                 )
                 row = {
-                    **attempt.model_dump(exclude={"payload"}),
+                    **attempt.model_dump(exclude={"payload", "rating"}),
                     "learner_id": self.learner_id,
                     "correct": int(attempt.correct),
                     "answered_at": _iso(now),
@@ -289,6 +291,14 @@ class ProgressStore:
                 (self.learner_id, limit),
             ).fetchall()
         return [_due_item(r) for r in rows]
+
+    def due_at(self, item_id: str) -> datetime | None:
+        """When this item is next due; None when it is not scheduled."""
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT due FROM items WHERE learner_id = ? AND item_id = ?", (self.learner_id, item_id)
+            ).fetchone()
+        return datetime.fromisoformat(row[0]) if row and row[0] else None
 
     def next_due(self) -> datetime | None:
         with self._connect() as db:

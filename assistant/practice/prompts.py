@@ -36,7 +36,7 @@ TYPE_RULES: dict[QuestionType, str] = {
 - question: a question whose answer is stated in the key sentence. It must make sense on its own: never \
 write "according to the source", "in the text" or "the key sentence".
 - correct_answer: the answer, in a few words taken from the key sentence. It must not appear in the question.
-- wrong_answers: three wrong answers of the same kind and length as the correct one, each clearly wrong \
+- wrong_answers: four wrong answers of the same kind and length as the correct one, each clearly wrong \
 according to the source. Never "all of the above", "none of the above" or "both".""",
     "true-false": """\
 - statement: one sentence about the fact in the key sentence. It must make sense on its own: never write \
@@ -85,6 +85,25 @@ def quiz_messages(
         lines.append(LEVEL_HINTS[level])
     lines += ["Fields:", TYPE_RULES[qtype]]
     return [Message(role="system", content=QUIZ_SYSTEM), Message(role="user", content="\n".join(lines))]
+
+
+REPAIR_HINTS = {
+    "answer-in-question": "The question gives its answer away: the correct answer is already in the question. "
+    "Write the question again so that it asks for the same fact without containing the answer.",
+    "ambiguous-options": 'The wrong answers were not usable: a catch-all such as "all of the above" or "both", '
+    "or options that say the same thing. Write four different wrong answers, each a specific, plausible "
+    "alternative that the source shows is wrong.",
+    "not-a-question": "That is a statement, not a question. Write it as a question, ending with a question mark, "
+    "whose answer is the correct answer.",
+    "key-stands-out": "The correct answer stands out: it is much longer than the wrong answers. Write the correct "
+    "answer in a few words, and four wrong answers of the same kind and about the same length.",
+}
+
+
+def repair_messages(messages: list[Message], draft_json: str, reason: str) -> list[Message]:
+    """The draft call again, with the draft and what to change: one repair for a fixable defect."""
+    fix = Message(role="user", content=REPAIR_HINTS[reason])
+    return [*messages, Message(role="assistant", content=draft_json), fix]
 
 
 CHECK_SYSTEM = f"""\

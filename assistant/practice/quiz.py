@@ -20,10 +20,18 @@ from assistant.llm.base import Message
 from assistant.practice.drafts import McqCheck, McqDraft, ShortDraft, TrueFalseDraft, schema_of
 from assistant.practice.grading import Grader
 from assistant.practice.models import Grade, Question, QuestionType, Quiz, QuizLevel, stable_id
-from assistant.practice.prompts import mcq_check_messages, quiz_messages
+from assistant.practice.prompts import REPAIR_HINTS, mcq_check_messages, quiz_messages, repair_messages
 from assistant.practice.sources import citation_of, find_material, key_sentences, topic_label
 from assistant.practice.structured import Meter, complete_structured
-from assistant.practice.verify import Draft, KeyChecker, Positions, arrange, stem_and_key, verify_draft
+from assistant.practice.verify import (
+    Draft,
+    KeyChecker,
+    Positions,
+    arrange,
+    stem_and_key,
+    tidy_options,
+    verify_draft,
+)
 from assistant.rag.retrieval import RetrievedChunk, Retriever
 from assistant.roadmap import Roadmap
 
@@ -31,8 +39,9 @@ MAX_QUESTIONS = 20
 DRAFT_TOKENS = 240
 CHECK_TOKENS = 24
 DRAFT_ATTEMPTS = 2  # calls per draft: the first, plus one repair retry
-EXTRA_DRAFTS = 1.0  # regeneration budget: up to n * (1 + EXTRA_DRAFTS) drafts, at least n + 2 (measured
-# on the embedded model: 3 to 4 of 8 drafts dropped, so 1.6n drafts often fell one question short)
+REPAIR_TEMPERATURE = 0.7
+EXTRA_DRAFTS = 1.5  # regeneration budget: up to n * (1 + EXTRA_DRAFTS) drafts, at least n + 2 (measured on
+# the 1.5B model, embedded and behind llama.cpp's server: about half the drafts dropped, so 2n fell short)
 
 Progress = Callable[[str, int, int], None]
 DRAFTS: dict[QuestionType, type[Draft]] = {"mcq": McqDraft, "true-false": TrueFalseDraft, "short": ShortDraft}
@@ -120,7 +129,9 @@ class QuizService:
         return estimator.result()
 
     # -- generation ---------------------------------------------------------------------------
-    def _draft(self, messages: list[Message], qtype: QuestionType, meter: Meter) -> Draft:
+    def _draft(
+        self, messages: list[Message], qtype: QuestionType, meter: Meter, temperature: float | None = None
+    ) -> Draft:
         return complete_structured(
             self.llm,
             messages,
@@ -128,8 +139,42 @@ class QuizService:
             what="quiz question",
             max_tokens=DRAFT_TOKENS,
             attempts=DRAFT_ATTEMPTS,
+            temperature=temperature,
             meter=meter,
         )
+
+    def _checked_draft(
+        self,
+        messages: list[Message],
+        qtype: QuestionType,
+        sentence: str,
+        chunk: RetrievedChunk,
+        accepted: list[Question],
+        meter: Meter,
+    ) -> tuple[Draft, str | None, str]:
+        """A draft, its deterministic verdict and evidence; a fixable defect gets one repair call."""
+        first = self._draft(messages, qtype, meter)
+        draft, reason, evidence = self._verify(first, sentence, chunk, accepted)
+        if reason not in REPAIR_HINTS:
+            return draft, reason, evidence
+        try:
+            fix = repair_messages(messages, first.model_dump_json(), str(reason))
+            repaired = self._draft(fix, qtype, meter, temperature=REPAIR_TEMPERATURE)  # at 0.1 it repeats itself
+        except StructuredOutputError:
+            return draft, reason, evidence
+        return self._verify(repaired, sentence, chunk, accepted)
+
+    @staticmethod
+    def _verify(
+        draft: Draft, sentence: str, chunk: RetrievedChunk, accepted: list[Question]
+    ) -> tuple[Draft, str | None, str]:
+        """(the draft with three tidy wrong answers where it is multiple choice, the reason to drop it, evidence)."""
+        if isinstance(draft, McqDraft):
+            tidy = tidy_options(draft)
+            if tidy is None:
+                return draft, "ambiguous-options", sentence
+            draft = tidy
+        return (draft, *verify_draft(draft, sentence, chunk.text, chunk.id, accepted))
 
     def build(
         self, draft: Draft, chunk: RetrievedChunk, evidence: str, request: QuizRequest, position: int
@@ -181,13 +226,12 @@ class QuizService:
                 chunk, sentence, topic=plan.topic, qtype=request.type, level=request.level, make_true=make_true
             )
             try:
-                draft = self._draft(messages, request.type, meter)
+                draft, reason, evidence = self._checked_draft(messages, request.type, sentence, chunk, accepted, meter)
             except StructuredOutputError:
                 reasons["unusable-output"] += 1
                 continue
             # The checker sees its own random order; the final position is drawn only after acceptance,
             # so a checker that favours a letter cannot skew which positions survive.
-            reason, evidence = verify_draft(draft, sentence, chunk.text, chunk.id, accepted)
             reason = reason or self.checker.check(
                 self.build(draft, chunk, evidence, request, self.rng.randrange(4)), meter
             )

@@ -14,6 +14,9 @@ from fsrs import Card, Rating, Scheduler
 from assistant.practice.models import QuestionType
 
 WEAK_SCORE = 0.7  # below this (or incorrect) an item needs review
+# A learner's own rating of a review (the app's again/hard/good/easy buttons), and the score it stands for.
+RATINGS: dict[str, Rating] = {"again": Rating.Again, "hard": Rating.Hard, "good": Rating.Good, "easy": Rating.Easy}
+RATING_SCORES: dict[str, float] = {"again": 0.0, "hard": 0.5, "good": 0.8, "easy": 1.0}
 
 
 def needs_review(correct: bool, score: float) -> bool:
@@ -44,14 +47,15 @@ class ReviewSchedule:
         correct: bool,
         score: float,
         now: datetime | None = None,
+        rating: str | None = None,
     ) -> Card | None:
-        """The item's card after this attempt; None when the item is not (yet) scheduled."""
+        """The item's card after this attempt; None when the item is not (yet) scheduled. ``rating`` is the
+        learner's own (again/hard/good/easy) where given, else derived from the grade."""
         if card_json is None and not needs_review(correct, score):
             return None
         card = Card.from_json(card_json) if card_json else Card(card_id=card_id, due=now)
-        card, _log = self.scheduler.review_card(
-            card, rating_for(question_type, correct, score), review_datetime=now or datetime.now(UTC)
-        )
+        chosen = RATINGS[rating] if rating else rating_for(question_type, correct, score)
+        card, _log = self.scheduler.review_card(card, chosen, review_datetime=now or datetime.now(UTC))
         return card
 
     def retrievability(self, card_json: str, now: datetime | None = None) -> float:

@@ -23,6 +23,7 @@ from assistant.practice.models import LETTERS, Question
 from assistant.practice.prompts import mcq_check_messages, short_check_messages, true_false_check_messages
 from assistant.practice.sources import key_sentences
 from assistant.practice.structured import Meter, complete_structured
+from assistant.text import stem as text_stem
 from assistant.text import words as text_words
 
 Draft = McqDraft | TrueFalseDraft | ShortDraft
@@ -32,8 +33,15 @@ DUPLICATE_MATCH = 85  # token_sort_ratio between two stems (normalised text)
 ANSWER_GROUNDING = 0.5  # share of the key's content words that its evidence sentence must contain
 GIVEAWAY = 0.8  # share of the key's content words already in the question: the question gives it away
 MAX_STEM_CHARS = 500
+# The key gives itself away by form when it is much longer than every wrong answer ("Derivatives, partial
+# derivatives, gradient, chain rule, ..." beside "Logarithms"): a learner picks it without knowing why.
+KEY_LENGTH_RATIO = 1.8
+KEY_LENGTH_SLACK = 15  # characters: short options may differ a lot in ratio ("L1" and "ridge") and not stand out
 MAX_OPTION_CHARS = 200
-CATCH_ALL = re.compile(r"\b(all|none|both|neither) of (the|these|them)\b|\b[a-d] and [a-d]\b", re.IGNORECASE)
+CATCH_ALL = re.compile(
+    r"\b(all|none|both|neither) of (the|these|them|those)\b|\b[a-d] and [a-d]\b|^\s*(both|neither|all|none)\W*$",
+    re.IGNORECASE,
+)
 
 
 def normalize(text: str) -> str:
@@ -46,7 +54,9 @@ def content_words(text: str) -> list[str]:
 
 
 def word_stem(word: str) -> str:
-    return word[:5] if len(word) > 5 else word
+    """Suffixes stripped, then the first five letters: "weeks"/"week", "normalisation"/"normalize"."""
+    root = text_stem(word)
+    return root[:5] if len(root) > 5 else root
 
 
 def grounding(answer: str, source_text: str) -> float:
@@ -59,9 +69,38 @@ def grounding(answer: str, source_text: str) -> float:
 
 
 def same_option_key(option: str) -> str:
-    """Options with the same words (punctuation, order and word endings aside) say the same thing."""
-    words = sorted({word_stem(w) for w in re.findall(r"[a-z0-9]+", option.lower())})
-    return " ".join(words) or normalize(option)
+    """Options with the same words and operators (order, case and word endings aside) say the same thing;
+    "w - lr * g" and "w + lr * g" differ, as do "a * b / c" and "a / b * c"."""
+    tokens = re.findall(r"[a-z0-9]+|[-+*/^<>=%]", option.lower())
+    return " ".join(sorted(word_stem(t) for t in tokens)) or normalize(option)
+
+
+def key_stands_out(key: str, wrong: list[str]) -> bool:
+    longest = max((len(w.strip()) for w in wrong), default=0)
+    size = len(key.strip())
+    return size > KEY_LENGTH_RATIO * longest and size - longest > KEY_LENGTH_SLACK
+
+
+def tidy_options(draft: McqDraft, size: int = 3) -> McqDraft | None:
+    """The draft with ``size`` usable wrong answers, or None when it has fewer.
+
+    Drops empty, over-long and catch-all options and any that say the same as the key or an earlier
+    option; of the rest keeps the ``size`` closest to the key in length, in their order, so that the
+    key does not stand out as the one long (or short) option.
+    """
+    key = draft.correct_answer.strip()
+    seen = {same_option_key(key)}
+    usable: list[str] = []
+    for option in (w.strip() for w in draft.wrong_answers):
+        marker = same_option_key(option)
+        if not option or len(option) > MAX_OPTION_CHARS or CATCH_ALL.search(option) or marker in seen:
+            continue
+        seen.add(marker)
+        usable.append(option)
+    if len(usable) < size:
+        return None
+    closest = sorted(range(len(usable)), key=lambda i: abs(len(usable[i]) - len(key)))[:size]
+    return draft.model_copy(update={"wrong_answers": [usable[i] for i in sorted(closest)]})
 
 
 def evidence_in(evidence: str, source_text: str) -> bool:
@@ -86,6 +125,15 @@ def stem_and_key(draft: Draft) -> tuple[str, str]:
     return draft.question.strip(), draft.answer.strip()
 
 
+_NAMED = re.compile(r"\b(?=\w*[A-Z]\w*[A-Z])\w+\b|\b(?=[A-Za-z]*\d)(?=\d*[A-Za-z])[A-Za-z\d]+\b")
+
+
+def named_terms(stem: str) -> list[str]:
+    """Acronyms and named variants the question is about ("SGD", "ViT", "AdamW", "L1", "F1"): the sentence
+    that states the key must name at least one of them, or the key answers another question."""
+    return list(dict.fromkeys(_NAMED.findall(stem)))
+
+
 def supporting_sentence(claim: str, anchor: str, source_text: str) -> str | None:
     """The sentence of the chunk that states ``claim``: the anchor when it does, else the best other one."""
     if grounding(claim, anchor) >= ANSWER_GROUNDING:
@@ -102,6 +150,8 @@ def verify_draft(
     stem, key = stem_and_key(draft)
     if not stem or len(stem) > MAX_STEM_CHARS or not key:
         return "malformed-question", anchor
+    if not isinstance(draft, TrueFalseDraft) and "?" not in stem:
+        return "not-a-question", anchor  # a statement with an answer attached ("X adds a penalty." -> "trade-off")
     if isinstance(draft, McqDraft):
         options = [draft.correct_answer, *draft.wrong_answers]
         if any(not o.strip() or len(o) > MAX_OPTION_CHARS for o in options):
@@ -110,6 +160,8 @@ def verify_draft(
             return "ambiguous-options", anchor
         if len({same_option_key(o) for o in options}) < len(options):
             return "ambiguous-options", anchor
+        if key_stands_out(draft.correct_answer, draft.wrong_answers):
+            return "key-stands-out", anchor
     # The claim the evidence must state: the key, or for true/false the statement itself.
     claim = stem if isinstance(draft, TrueFalseDraft) else key
     evidence = supporting_sentence(claim, anchor, source_text)
@@ -117,6 +169,9 @@ def verify_draft(
         return "answer-not-in-source", anchor
     if not isinstance(draft, TrueFalseDraft) and grounding(key, stem) >= GIVEAWAY:
         return "answer-in-question", evidence
+    named = named_terms(stem)
+    if not isinstance(draft, TrueFalseDraft) and named and not any(t.lower() in evidence.lower() for t in named):
+        return "stem-off-evidence", evidence  # "What is the learning rate in SGD?" keyed to Adam's default
     if is_duplicate(stem, key, chunk_id, accepted):
         return "duplicate", evidence
     return None, evidence

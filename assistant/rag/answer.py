@@ -73,9 +73,12 @@ class Citation(BaseModel):
     heading: str
     heading_path: str
     score: float
+    url: str = ""  # a fetched page's address (documents on disk have none)
+    passage: str = Field(default="", description="the source chunk's text, to show beside the answer")
+    supporting: list[str] = Field(default_factory=list, description="its sentences that support the answer")
 
     @classmethod
-    def of(cls, n: int, chunk: RetrievedChunk) -> Citation:
+    def of(cls, n: int, chunk: RetrievedChunk, supporting: list[str] | None = None) -> Citation:
         return cls(
             n=n,
             source=chunk.source,
@@ -84,7 +87,16 @@ class Citation(BaseModel):
             heading=chunk.heading,
             heading_path=chunk.heading_path,
             score=round(chunk.score, 4),
+            url=chunk.url,
+            passage=chunk.text,
+            supporting=supporting or [],
         )
+
+
+def supporting_sentences(support: list[SentenceSupport], n: int) -> list[str]:
+    """The sentences of source ``n`` that the check matched to supported answer sentences, each once."""
+    found = [s.evidence for s in support if s.checked and s.supported and s.source == n and s.evidence]
+    return list(dict.fromkeys(found))
 
 
 class Answer(BaseModel):
@@ -375,7 +387,7 @@ class AnswerService:
             text=text,
             draft=raw.strip(),
             attributed=attributed,
-            citations=[Citation.of(n, chunks[n - 1]) for n in numbers],
+            citations=[Citation.of(n, chunks[n - 1], supporting_sentences(draft.support, n)) for n in numbers],
             retrieved=[Citation.of(i, c) for i, c in enumerate(chunks, start=1)],
             usage=usage,
             cost_usd=sum(c.cost_usd for c in completions),

@@ -59,6 +59,7 @@ class RetrievedChunk(BaseModel):
     heading_path: str
     stage: int = -1
     topics: str = ""
+    url: str = ""  # where a fetched web page came from; empty for local files
     fused: float = 0.0  # reciprocal rank fusion score (what the chunks are ordered by)
     vector_rank: int | None = None  # 1-based rank in the vector candidates; None: not among them
     lexical_rank: int | None = None  # 1-based rank in the BM25 candidates; None: not among them
@@ -81,6 +82,7 @@ def to_chunk(node_id: str, text: str, score: float, meta: dict[str, Any]) -> Ret
         heading_path=str(meta.get("heading_path", "")),
         stage=int(meta.get("stage", -1)),
         topics=str(meta.get("topics", "")),
+        url=str(meta.get("url") or ""),
     )
 
 

@@ -16,7 +16,7 @@ def serve(port: Annotated[int, typer.Option(help="Port to listen on (127.0.0.1 o
     cmd = [
         sys.executable, "-m", "streamlit", "run", str(app_file),
         "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port),
-        "--browser.gatherUsageStats", "false",
+        "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal",  # no "Deploy" button
     ]  # fmt: skip
     typer.echo(f"roadmap-tutor is at http://127.0.0.1:{port}  (Ctrl-C to stop)", err=True)
     sys.stdout.flush()

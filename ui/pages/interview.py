@@ -10,6 +10,7 @@ from assistant.practice.models import Feedback, InterviewQuestion, InterviewSet
 from assistant.practice.progress import interview_attempt
 from ui.render import safe_markdown
 from ui.state import get_tutor
+from ui.waiting import queue_notice
 
 LEVELS = ["junior", "mid", "senior"]
 KINDS = {
@@ -40,7 +41,8 @@ def mock(q: InterviewQuestion) -> None:
     if st.button("Get feedback", key=f"{key}-go"):
         tutor = get_tutor()
         try:
-            feedback = tutor.interviews.feedback(q, answer)
+            with queue_notice(f"{key}-stop"):
+                feedback = tutor.interviews.feedback(q, answer)
         except TutorError as exc:
             st.error(str(exc))
             return
@@ -61,7 +63,7 @@ def render() -> None:
     topic = st.text_input("Topic (optional)", placeholder="model monitoring")
     if st.button("Generate questions", type="primary"):
         try:
-            with st.spinner("Writing questions from the roadmap..."):
+            with queue_notice("stop_interview"), st.spinner("Writing questions from the roadmap..."):
                 made = get_tutor().interviews.generate(level, topic=topic or None, kind=kind, n=n)  # type: ignore[arg-type]
         except TutorError as exc:
             st.error(str(exc))

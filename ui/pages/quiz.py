@@ -12,6 +12,7 @@ from assistant.practice.progress import quiz_attempt
 from assistant.practice.quiz import QuizRequest
 from ui.render import safe_markdown
 from ui.state import get_tutor
+from ui.waiting import queue_notice
 
 TYPES = {"Multiple choice": "mcq", "True or false": "true-false", "Short answer": "short"}
 LEVELS = {"Any level": None, "Beginner": "beginner", "Intermediate": "intermediate", "Advanced": "advanced"}
@@ -26,7 +27,7 @@ def generate(topic: str, n: int, qtype: str, level: str | None) -> None:
     request = QuizRequest(topic=topic, n=n, type=qtype, level=level)  # type: ignore[arg-type]
     plan = tutor.quizzes.plan(request)
     st.caption(plan.estimate.summary())
-    with st.spinner("Writing and verifying questions from the roadmap..."):
+    with queue_notice("stop_quiz"), st.spinner("Writing and verifying questions from the roadmap..."):
         quiz = tutor.quizzes.generate(plan)
     st.session_state.quiz = quiz.model_dump(mode="json")
     st.session_state.quiz_graded = None
@@ -71,10 +72,12 @@ def render() -> None:
     for i, q in enumerate(quiz.questions, start=1):
         st.markdown(safe_markdown(f"**Q{i}.** {q.stem}"))
         if q.type == "short":
-            answers.append(st.text_area("Your answer", key=f"quiz-{q.id}", label_visibility="collapsed"))
+            answers.append(
+                st.text_area(f"Your answer to question {i}", key=f"quiz-{q.id}", label_visibility="collapsed")
+            )
         else:
             picked = st.radio(
-                "Your answer",
+                f"Your answer to question {i}",
                 range(len(q.options)),
                 index=None,
                 format_func=option_label(q),
@@ -92,8 +95,8 @@ def render() -> None:
             return
         for q, g in zip(quiz.questions, grades, strict=True):
             tutor.progress.record(quiz_attempt(q, g))
-        graded = [g.model_dump(mode="json") for g in grades]
-        st.session_state.quiz_graded = graded
+        st.session_state.quiz_graded = [g.model_dump(mode="json") for g in grades]
+        st.rerun()  # shown again without the button: the answers are graded
     if graded is not None:
         show_results(quiz, graded)
 
