@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -96,6 +98,30 @@ def use_fake_server(monkeypatch: pytest.MonkeyPatch, settings: Settings, fake: F
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
+
+
+def tutor_runner(cwd: Path, settings: Settings, fake: FakeOpenAI, **extra: str) -> Any:
+    """``run(*args, stdin=None) -> (process, ledger)``: the `tutor` command in a subprocess on the fake server,
+    with the data folder of ``settings`` and ``extra`` environment settings."""
+    env = {
+        **os.environ,
+        "PROVIDER": "openai",
+        "OPENAI_BASE_URL": fake.base_url,
+        "OPENAI_API_KEY": fake.api_key,
+        "CHAT_MODEL": "gpt-4o-mini",
+        "LLM_MAX_RETRIES": "0",
+        "DATA_DIR": str(settings.data_dir),
+        **extra,
+    }
+
+    def run(*args: str, stdin: str | None = None) -> tuple[subprocess.CompletedProcess[str], Any]:
+        from assistant.accounting.ledger import Ledger
+
+        cmd = [sys.executable, "-m", "ui.cli", *args]
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd, input=stdin, timeout=180)
+        return proc, Ledger(settings.ledger_path)
+
+    return run
 
 
 @pytest.fixture(scope="session")

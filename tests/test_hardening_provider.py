@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +22,7 @@ from assistant.accounting.prices import PriceTable
 from assistant.errors import LLMError
 from assistant.llm.base import Message
 from assistant.llm.openai_compat import OpenAIChatModel
-from tests.conftest import ingest_folder
+from tests.conftest import ingest_folder, tutor_runner
 from tests.fakes.openai_server import FakeOpenAI
 
 MSGS = [Message(role="system", content="be brief"), Message(role="user", content="what is a tensor")]
@@ -231,29 +229,7 @@ def cli(tmp_path, make_settings, fake_openai, mini_corpus, embedder):
     """Run `tutor ...` in a subprocess against the fake server, with the mini corpus ingested."""
     settings = make_settings()
     ingest_folder(settings, mini_corpus, embedder)
-    env = {
-        **os.environ,
-        "PROVIDER": "openai",
-        "OPENAI_BASE_URL": fake_openai.base_url,
-        "OPENAI_API_KEY": fake_openai.api_key,
-        "CHAT_MODEL": "gpt-4o-mini",
-        "LLM_MAX_RETRIES": "0",
-        "LLM_TIMEOUT_S": "1",
-        "DATA_DIR": str(settings.data_dir),
-    }
-
-    def run(*args: str) -> tuple[subprocess.CompletedProcess[str], Ledger]:
-        proc = subprocess.run(
-            [sys.executable, "-m", "ui.cli", *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=tmp_path,
-            timeout=180,
-        )
-        return proc, Ledger(settings.ledger_path)
-
-    return run
+    return tutor_runner(tmp_path, settings, fake_openai, LLM_TIMEOUT_S="1")
 
 
 def assert_cli_failed(proc: subprocess.CompletedProcess[str], fake: FakeOpenAI, word: str) -> None:

@@ -9,21 +9,17 @@ The fake server (tests/fakes/openai_server.py) is made to end its replies that w
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from assistant.accounting.ledger import Ledger
 from assistant.errors import LLMError
 from assistant.llm.base import ChatModel, Completion, Message, Stream, Usage
 from assistant.rag.answer import CONTINUE_REQUEST, NOTHING_MORE_TEXT, AnswerService, without_unfinished
 from assistant.services import Tutor
-from tests.conftest import REPO, ingest_folder, use_fake_server
+from tests.conftest import REPO, ingest_folder, tutor_runner, use_fake_server
 from tests.fakes.openai_server import FakeOpenAI
 from ui.render import format_answer_footer, format_cut_notice
 
@@ -258,32 +254,14 @@ def cli(tmp_path, make_settings, fake_openai, mini_corpus, embedder):
     """Run `tutor ...` in a subprocess against the fake server, with the mini corpus ingested."""
     settings = make_settings()
     ingest_folder(settings, mini_corpus, embedder)
-    env = {
-        **os.environ,
-        "PROVIDER": "openai",
-        "OPENAI_BASE_URL": fake_openai.base_url,
-        "OPENAI_API_KEY": fake_openai.api_key,
-        "CHAT_MODEL": "gpt-4o-mini",
-        "LLM_MAX_RETRIES": "0",
-        "LLM_TIMEOUT_S": "5",
-        "MAX_ANSWER_TOKENS": "64",
-        "DATA_DIR": str(settings.data_dir),
-        "KNOWLEDGE_DIR": str(REPO / "knowledge"),
-    }
-
-    def run(*args: str, stdin: str | None = None) -> tuple[subprocess.CompletedProcess[str], Ledger]:
-        proc = subprocess.run(
-            [sys.executable, "-m", "ui.cli", *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=tmp_path,
-            input=stdin,
-            timeout=180,
-        )
-        return proc, Ledger(settings.ledger_path)
-
-    return run
+    return tutor_runner(
+        tmp_path,
+        settings,
+        fake_openai,
+        LLM_TIMEOUT_S="5",
+        MAX_ANSWER_TOKENS="64",
+        KNOWLEDGE_DIR=str(REPO / "knowledge"),
+    )
 
 
 def test_cli_ask_marks_a_cut_answer(cli, fake_openai, monkeypatch):
