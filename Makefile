@@ -13,7 +13,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 # Override for speed on a machine you control: make setup LLAMA_CMAKE_ARGS=-DGGML_NATIVE=ON
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
 
-.PHONY: help setup system-deps model index run test lint typecheck check evals bench clean
+.PHONY: help setup system-deps browser-deps model index run test lint typecheck check evals bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -23,6 +23,13 @@ system-deps:  # a C/C++ compiler and cmake build llama-cpp-python; apt installs 
 	  echo "installing build tools (apt-get)"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq build-essential cmake; \
+	fi
+
+browser-deps:  # the browser tests drive Debian's chromium (Playwright is a pip package; no browser download)
+	@if ! command -v chromium >/dev/null; then \
+	  echo "installing chromium for the browser tests (apt-get)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-liberation; \
 	fi
 
 $(STAMP): pyproject.toml requirements.lock
@@ -48,7 +55,7 @@ index: model  ## ingest knowledge/ (a no-op when nothing changed)
 run: index  ## serve the study app on http://127.0.0.1:8501
 	@$(BIN)/tutor serve --port 8501
 
-test: model  ## run the whole test suite (CI runs this)
+test: model browser-deps  ## run the whole test suite (CI runs this)
 	@# the real-server test runs llama-cpp-python's server on the small model (fast)
 	@LOCAL_MODEL=qwen2.5-coder-0.5b $(BIN)/tutor model prepare
 	$(BIN)/python -m pytest

@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from assistant.llm.base import Message
+from assistant.rag.answer import BARE_DECLINE
 from assistant.rag.followup import REWRITE_SYSTEM, refers_back
 from assistant.rag.prompts import DECLINE_WITH_EVIDENCE
 from assistant.services import Tutor
@@ -79,6 +80,16 @@ def test_no_dangling_marker_lines(tutor, fake_openai):
     replies(fake_openai, "Linear algebra is the language of neural networks [1].\n\n[1] [2][3]\n-\n")
     answer = tutor.answers.ask(QUESTION)
     assert answer.text == "Linear algebra is the language of neural networks [1]."
+
+
+def test_a_bare_decline_after_an_answer_goes(tutor, fake_openai):
+    replies(
+        fake_openai,
+        "You need linear algebra, calculus and probability at a working level [1]. The roadmap does not cover it.",
+    )
+    answer = tutor.answers.ask(QUESTION)
+    assert "does not cover" not in answer.text and "linear algebra" in answer.text.lower()
+    assert not BARE_DECLINE.match("The roadmap does not cover the exact hours needed.")  # says what is missing
 
 
 def test_repeated_sentences_and_markers_past_the_sources_go(tutor, fake_openai):

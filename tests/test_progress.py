@@ -19,7 +19,7 @@ from assistant.practice.progress import AttemptIn, ProgressStore, TopicMastery
 from assistant.roadmap import load_roadmap
 from tests.conftest import REPO
 from tests.fixtures.practice.fake_model import PracticeModel
-from tests.fixtures.practice.helpers import CORPUS, env_for, practice_settings, practice_tutor
+from tests.fixtures.practice.helpers import CORPUS, env_for, missed_question, practice_settings, practice_tutor
 from ui.cli import app
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -202,38 +202,6 @@ def test_practice_pages_are_reachable_from_the_app(cli_env):
     for page, title in (("quiz.py", "Quiz"), ("interview.py", "Interview practice"), ("progress.py", "Progress")):
         at.switch_page(f"pages/{page}").run()
         assert not at.exception and at.title[0].value == title
-
-
-def missed_question(store: ProgressStore) -> str:
-    """A real multiple-choice question, answered wrong, so it is due for review now."""
-    from assistant.practice.models import Citation, Question
-
-    q = Question(
-        id="ab12cd34ef56",
-        type="mcq",
-        stem="Which penalty can set some weights to exactly zero?",
-        options=["L2", "L1", "Dropout", "Early stopping"],
-        answer_index=1,
-        answer="L1",
-        explanation='The roadmap says: "L1 pushes some weights to exactly zero."',
-        citation=Citation(chunk_id="c1", source="regularisation.md", heading_path="Regularisation"),
-        source_text="L1 pushes some weights to exactly zero.",
-    )
-    store.record(
-        AttemptIn(
-            item_id=q.id,
-            kind="quiz",
-            question_type="mcq",
-            topic="regularisation",
-            question=q.stem,
-            response="A",
-            correct=False,
-            score=0.0,
-            payload=q.model_dump(mode="json"),
-        ),
-        now=datetime.now(UTC) - timedelta(hours=1),
-    )
-    return q.id
 
 
 def test_review_page_asks_the_due_item_shows_the_key_and_reschedules_by_the_learners_rating(cli_env):

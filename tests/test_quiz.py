@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from assistant.errors import TutorError
 from assistant.practice.models import LETTERS
-from assistant.practice.quiz import QuizRequest
+from assistant.practice.quiz import QuizRequest, anchors
 from assistant.practice.sources import NothingRelevantError
 from tests.conftest import REPO
 from tests.fixtures.practice.fake_model import PracticeModel
@@ -235,3 +235,26 @@ def test_quiz_and_grading_calls_are_accounted_under_their_features(tutor, settin
     rows = Ledger(settings.ledger_path).rows(kind="chat")
     assert {r.feature for r in rows} == {"quiz", "grading"}
     assert sum(r.feature == "quiz" for r in rows) == quiz.usage.calls
+
+
+def test_when_a_topics_material_runs_out_the_quiz_widens_to_its_stage_and_says_so(tutor, fake_openai):
+    plan = tutor.quizzes.plan(QuizRequest(topic="cross-validation", n=1))
+    own = {c.id for c in plan.chunks}
+    assert {c.heading for c in plan.chunks} == {"Cross-validation"}
+    n = len(anchors(plan.chunks)) + 2
+    quiz = tutor.quizzes.generate(plan.model_copy(update={"request": QuizRequest(topic="cross-validation", n=n)}))
+    wider = [q for q in quiz.questions if q.citation.chunk_id not in own]
+    assert len(quiz.questions) == n and wider
+    assert all(q.stage == 5 and q.citation.source.endswith("05-classic-ml.md") for q in wider)
+    assert "ran out" in quiz.note and "also drew on" in quiz.note
+    assert any(h in quiz.note for h in ("Bias-variance trade-off", "Regularisation"))
+    drafts = [
+        r["messages"][-1]["content"] for r in fake_openai.requests if "Key sentence:" in r["messages"][-1]["content"]
+    ]
+    wide = [d for d in drafts if "> Cross-validation" not in d]
+    assert wide and all("about cross-validation" not in d for d in wide)  # asked about their own section
+
+
+def test_a_quiz_that_fits_its_topic_does_not_widen(tutor):
+    quiz = tutor.quizzes.make(QuizRequest(topic="cross-validation", n=1))
+    assert quiz.note == "" and quiz.questions[0].citation.heading_path.endswith("Cross-validation")

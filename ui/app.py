@@ -11,7 +11,7 @@ from pathlib import Path
 import streamlit as st
 
 from assistant.errors import TutorError
-from ui.state import get_tutor
+from ui.state import get_tutor, session_id
 
 PAGES = Path(__file__).parent / "pages"
 
@@ -26,6 +26,7 @@ def review_title() -> str:
 
 
 st.set_page_config(page_title="roadmap-tutor", layout="wide")
+session_id()  # before the pages: a reload continues this session
 navigation = st.navigation(
     [
         st.Page(PAGES / "chat.py", title="Chat", default=True),

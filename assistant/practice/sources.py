@@ -97,6 +97,33 @@ def topic_label(chunk: RetrievedChunk, roadmap: Roadmap | None) -> str:
     return chunk.heading or chunk.title
 
 
+def neighbouring_material(
+    retriever: Retriever,
+    query: str,
+    used: list[RetrievedChunk],
+    *,
+    roadmap: Roadmap | None,
+    limit: int = 4,
+) -> tuple[list[RetrievedChunk], list[str]]:
+    """More chunks from the other sections of the stage ``used`` comes from, nearest to ``query`` first.
+
+    Used when a topic's own material runs out before a quiz is full: (the chunks, their section labels).
+    A learner's own documents (no stage) are not widened.
+    """
+    stages = {c.stage for c in used if c.stage >= 0}
+    if len(stages) != 1:
+        return [], []
+    seen = {c.id for c in used}
+    found = retriever.retrieve(query, top_k=max(limit * 6, 24), stage=stages.pop())
+    extra = [c for c in found if c.id not in seen and usable(c)][:limit]
+    labels: list[str] = []
+    for chunk in extra:
+        label = topic_label(chunk, roadmap)
+        if label not in labels:
+            labels.append(label)
+    return extra, labels
+
+
 def nearest_topics(retriever: Retriever, query: str, roadmap: Roadmap | None, limit: int = 3) -> list[str]:
     """Titles of the roadmap sections closest to ``query``, best first, however weak the match."""
     seen: list[str] = []

@@ -55,6 +55,13 @@ _DECLINE = re.compile(
     r"|(?:no|not any) (?:information|mention)|not covered|cannot answer|can't answer",
     re.IGNORECASE,
 )
+# "The roadmap does not cover it." after an answer (a small model's habit, seen on the 0.5B model): it says
+# nothing and contradicts the sentences before it.
+BARE_DECLINE = re.compile(
+    r"^(?:the |these )?(?:roadmap|sources?|documents?|study material|context)\s+(?:does not|doesn't|do not|don't)"
+    r" (?:cover|mention|say|address|discuss) (?:it|this|that|them|this topic|anything else)\s*\.?$",
+    re.IGNORECASE,
+)
 # A cut answer's last sentence is finished when it ends like one (closing quotes, brackets, markers after).
 _FINISHED = re.compile(r"(?:[.!?:]|```)[\"')\]*_`]*(?:\s*\[\d{1,2}\])*$")
 CONTINUE_REQUEST = (
@@ -341,6 +348,8 @@ class AnswerService:
                     unsupported.append(clean_sentence(sentence))
                 continue
             said = clean_sentence(sentence).lower()
+            if draft.has_content and BARE_DECLINE.match(said.strip()):
+                continue
             if s.checked and said in seen:  # a small model sometimes writes its answer twice
                 continue
             seen.add(said)

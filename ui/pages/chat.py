@@ -66,6 +66,10 @@ def open_conversation(store: ConversationStore) -> Conversation:
     return chosen
 
 
+def pick(key: str) -> None:
+    st.session_state.conversation_id = st.session_state[key]
+
+
 def rename(store: ConversationStore, current: Conversation, key: str) -> None:
     title = str(st.session_state.get(key, "")).strip()
     if title and title != current.title:
@@ -81,15 +85,19 @@ def sidebar(store: ConversationStore, current: Conversation) -> None:
         chats = store.recent()
         ids = [c.id for c in chats]
         titles = {c.id: c.title for c in chats}
-        picked = st.radio(
+        key = f"chats-{current.id}"
+        st.radio(
             "Your conversations",
             ids,
             index=ids.index(current.id) if current.id in ids else 0,
             format_func=lambda i: plain_label(titles.get(i, "?")),
+            key=key,
+            # Only the learner's click opens another chat: reading the radio's value on every run opened
+            # another tab's chat when that tab reordered the list, and dropped the question being sent
+            # (seen in the browser test of two sessions).
+            on_change=pick,
+            args=(key,),
         )
-        if picked and picked != current.id:
-            st.session_state.conversation_id = picked
-            st.rerun()
         with st.expander("This chat"):
             key = f"title-{current.id}-{current.title}"  # a new field whenever the title changes
             st.text_input(

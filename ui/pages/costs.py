@@ -1,4 +1,5 @@
-"""Costs page: what model calls cost today and in this session, by day, feature and model, and the caps.
+"""Costs page: what model calls cost today and in this session, by day, feature and model (charts and
+tables), and the caps. "This session" is the browser session, which a reload continues (``ui.state``).
 
 Everything shown comes from the cost ledger through ``assistant.accounting.report`` (the same report
 `tutor costs` prints). Model names come from servers, so they are shown only inside dataframes and
@@ -17,6 +18,7 @@ from assistant.accounting.ledger import GroupBy, Ledger, utc_midnight
 from assistant.accounting.money import format_usd
 from assistant.accounting.report import CostReport, cost_report, parse_since
 from assistant.errors import TutorError
+from ui.charts import usage_chart
 from ui.state import get_tutor
 
 PERIODS = {"Today (UTC)": "today", "Last 7 days": "7d", "Last 30 days": "30d", "All time": None}
@@ -86,13 +88,20 @@ def render() -> None:
     period = st.selectbox("Period", list(PERIODS), index=2)
     value = PERIODS[period]
     since: datetime | None = parse_since(value) if value else None
+    rows = ledger.rows(since)
+    if rows:
+        left, right = st.columns(2)
+        left.caption("Tokens per day, by feature")
+        left.altair_chart(usage_chart(rows, "tokens"), width="stretch")
+        right.caption("Cost per day (USD), by feature")
+        right.altair_chart(usage_chart(rows, "cost_usd"), width="stretch")
     for tab, by in zip(st.tabs(list(GROUPS)), GROUPS.values(), strict=True):
         with tab:
             report = cost_report(ledger, by=by, since=since)
             if report.empty:
                 st.info(f"No model calls recorded ({period.lower()}).")
             else:
-                st.dataframe(table(report), hide_index=True, key=f"costs-{by}")
+                st.dataframe(table(report), hide_index=True, key=f"costs-{by}", height="content")
     st.caption(f"Prices: USD per million tokens, checked {tutor.prices.checked}; days are UTC days.")
 
 

@@ -60,7 +60,7 @@ def render() -> None:
     kind = KINDS[cols[1].selectbox("Kind", list(KINDS))]
     n = int(cols[2].number_input("Questions", min_value=1, max_value=20, value=5))
     mock_mode = cols[3].toggle("Mock interview")
-    topic = st.text_input("Topic (optional)", placeholder="model monitoring")
+    topic = st.text_input("Topic (optional)", placeholder="model monitoring", key="interview_topic")
     if st.button("Generate questions", type="primary"):
         try:
             with queue_notice("stop_interview"), st.spinner("Writing questions from the roadmap..."):

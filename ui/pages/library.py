@@ -134,7 +134,7 @@ def render() -> None:
         rows = []
     st.subheader(f"Indexed documents ({len(rows)})")
     if rows:
-        st.dataframe(rows, hide_index=True, width="stretch")
+        st.dataframe(rows, hide_index=True, width="stretch", height="content")
     else:
         st.info("Nothing is indexed yet: ingest knowledge/ with the button above or `tutor ingest`.")
     if last:

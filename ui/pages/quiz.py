@@ -48,7 +48,7 @@ def show_results(quiz: Quiz, grades: list[dict[str, Any]]) -> None:
 def render() -> None:
     st.title("Quiz")
     st.caption("Questions are written from the roadmap, checked against their source, then shown.")
-    topic = st.text_input("Topic", placeholder="bias-variance trade-off")
+    topic = st.text_input("Topic", placeholder="bias-variance trade-off", key="quiz_topic")
     cols = st.columns(3)
     n = int(cols[0].number_input("Questions", min_value=1, max_value=20, value=5))
     qtype = TYPES[cols[1].selectbox("Type", list(TYPES))]
