@@ -248,7 +248,7 @@ def test_cli_interview_prints_estimate_and_max_cost_stops_before_any_call(cli_en
     over = runner.invoke(app, ["interview", "--n", "4", "--mock", "--max-cost", "0.0000001", "--json"])
     assert over.exit_code == 2, over.output
     assert "over --max-cost" in over.stderr and "nothing was sent" in over.stderr
-    assert "question drafts (at most): 12 calls" in over.stderr and "feedback: 4 calls" in over.stderr
+    assert "question drafts (at most): 20 calls" in over.stderr and "feedback: 4 calls" in over.stderr  # 10 drafts x 2
     assert fake_openai.requests == []
     unknown = runner.invoke(app, ["interview", "--topic", "medieval falconry techniques", "--json"])
     assert unknown.exit_code == 2 and unknown.stderr.startswith("error: Nothing in the roadmap index")

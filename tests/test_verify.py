@@ -10,6 +10,7 @@ from assistant.practice.drafts import McqDraft, ShortDraft, TrueFalseDraft, sche
 from assistant.practice.interview import InterviewService
 from assistant.practice.models import Citation, InterviewSet, Question, Quiz, stable_id
 from assistant.practice.quiz import QuizRequest, QuizService
+from assistant.practice.sources import about_the_subject
 from assistant.practice.structured import parse_json_object
 from assistant.practice.verify import (
     KeyChecker,
@@ -18,10 +19,12 @@ from assistant.practice.verify import (
     evidence_in,
     grounding,
     same_option_key,
+    stated_in,
     stem_and_key,
     tidy_options,
     verify_draft,
 )
+from assistant.rag.retrieval import RetrievedChunk
 from assistant.roadmap import Roadmap
 from assistant.services import Tutor
 from tests.fixtures.practice.replay import RECORDED, ReplayChatModel, ReplayRetriever, accounted, load
@@ -84,6 +87,28 @@ def test_tidy_options_keeps_three_usable_wrong_answers_closest_in_length_to_the_
     assert tidy_options(mcq(wrong=("None of these", "l1 regularisations", "Dropout", "Ridge"))) is None
 
 
+def test_wrong_answers_the_key_sentence_states_are_left_out():
+    # a real draft from llama.cpp's server on the 1.5B model (MLOps): two "wrong" answers are in the sentence
+    sentence = (
+        "MLOps is the set of practices that turn a trained model into a dependable service: packaging it, "
+        "shipping it through automated checks, recording how it was made, and watching it in production."
+    )
+    draft = mcq(
+        question="What is the main goal of MLOps?",
+        correct="turn a trained model into a dependable service",
+        wrong=(
+            "make a model in a notebook help nobody",
+            "ship it through automated checks",
+            "record how it was made",
+            "watch it in production and refresh it when the world changes",
+        ),
+    )
+    assert tidy_options(draft, sentence=sentence) is None  # two of four left: not a question to show
+    assert stated_in("shipping it through automated checks", sentence)
+    assert not stated_in("L2", "L1 pushes weights to zero, while L2 shrinks them")  # one word: not judged
+    assert not stated_in("train on the test set", sentence)
+
+
 def test_a_key_much_longer_than_every_wrong_answer_is_dropped_as_a_giveaway():
     long_key = "Derivatives, partial derivatives, the gradient, the chain rule and the Jacobian"
     draft = mcq(
@@ -112,6 +137,30 @@ def test_a_key_from_a_sentence_about_something_else_is_dropped():
         wrong=("ridge", "dropout", "bagging"),
     )
     assert verify_draft(both, ANCHOR, SOURCE, "c1", [])[0] is None  # one of its named terms is in the evidence
+
+
+def test_the_sections_own_subject_in_the_question_needs_no_mention_in_the_evidence():
+    # a real draft from llama.cpp's server (1.5B): dropped as stem-off-evidence until the heading counted
+    anchor = 'Aliases such as champion and challenger let the serving code load "the current production model".'
+    draft = mcq(
+        question="What feature of MLOps lets the serving code load the current production model?",
+        correct="aliases",
+        wrong=("hard-coding", "versioning", "auditing"),
+    )
+    assert verify_draft(draft, anchor, anchor, "c1", [])[0] == "stem-off-evidence"
+    assert verify_draft(draft, anchor, anchor, "c1", [], about="MLOps > Model registry")[0] is None
+
+
+def test_study_plans_and_resource_notes_are_no_question_material_when_the_topic_has_more():
+    def chunk(i: int, heading_path: str) -> RetrievedChunk:
+        return RetrievedChunk(
+            id=f"c{i}", text="text", score=0.5, source="s.md", doc_id="d", title="t", heading="h",
+            heading_path=heading_path,
+        )  # fmt: skip
+
+    plan, notes, serving = chunk(1, "MLOps > How to study this stage"), chunk(2, "MLOps > Resources"), chunk(3, "MLOps")
+    assert about_the_subject([plan, serving, notes]) == [serving]
+    assert about_the_subject([plan, notes]) == [plan, notes]  # nothing else: better than no quiz
 
 
 def test_a_grounded_draft_passes_with_its_key_sentence_as_evidence():

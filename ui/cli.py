@@ -12,6 +12,7 @@ from assistant.errors import TutorError
 from ui.commands.ask import ask, chat
 from ui.commands.costs import costs
 from ui.commands.evals import evals_app
+from ui.commands.export import export_app
 from ui.commands.ingest import ingest
 from ui.commands.model import model_app
 from ui.commands.practice import interview, progress, quiz, review
@@ -32,6 +33,7 @@ for practice_command in (quiz, interview, review, progress):
     app.command()(practice_command)
 app.add_typer(model_app, name="model")
 app.add_typer(evals_app, name="evals")
+app.add_typer(export_app, name="export")
 
 
 def main() -> None:

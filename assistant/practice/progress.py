@@ -163,6 +163,19 @@ class DueItem(BaseModel):
     payload: dict[str, Any]
 
 
+class PracticeItem(BaseModel):
+    """One practised item as last answered (for export): the full question, its latest score, when due."""
+
+    item_id: str
+    kind: AttemptKind
+    question_type: str
+    topic: str
+    stage: int
+    last_score: float
+    payload: dict[str, Any]
+    due: datetime | None
+
+
 class ProgressStore:
     def __init__(self, path: Path, learner_id: str, schedule: ReviewSchedule | None = None) -> None:
         self.path = path
@@ -238,6 +251,27 @@ class ProgressStore:
         with self._connect() as db:
             rows = db.execute(query + (f" LIMIT {int(limit)}" if limit else ""), (self.learner_id,)).fetchall()
         return [Attempt.model_validate({**dict(r), "correct": bool(r["correct"])}) for r in rows]
+
+    def items(self, *, stage: int | None = None, missed: bool = False) -> list[PracticeItem]:
+        """The learner's practised items (the latest version of each), oldest first; ``missed``: only those
+        spaced repetition schedules (answered wrong or weakly at least once and not yet mastered)."""
+        query = "SELECT * FROM items WHERE learner_id = ?"
+        args: list[object] = [self.learner_id]
+        if stage is not None:
+            query += " AND stage = ?"
+            args.append(stage)
+        if missed:
+            query += " AND due IS NOT NULL"
+        with self._connect() as db:
+            rows = db.execute(query + " ORDER BY last_at, item_id", args).fetchall()
+        return [
+            PracticeItem(
+                **{k: r[k] for k in ("item_id", "kind", "question_type", "topic", "stage", "last_score")},
+                payload=json.loads(r["payload"]),
+                due=datetime.fromisoformat(r["due"]) if r["due"] else None,
+            )
+            for r in rows
+        ]
 
     def _items(self) -> list[sqlite3.Row]:
         with self._connect() as db:

@@ -171,11 +171,11 @@ class QuizService:
     ) -> tuple[Draft, str | None, str]:
         """(the draft with three tidy wrong answers where it is multiple choice, the reason to drop it, evidence)."""
         if isinstance(draft, McqDraft):
-            tidy = tidy_options(draft)
+            tidy = tidy_options(draft, sentence=sentence)
             if tidy is None:
                 return draft, "ambiguous-options", sentence
             draft = tidy
-        return (draft, *verify_draft(draft, sentence, chunk.text, chunk.id, accepted))
+        return (draft, *verify_draft(draft, sentence, chunk.text, chunk.id, accepted, about=chunk.heading_path))
 
     def build(
         self, draft: Draft, chunk: RetrievedChunk, evidence: str, request: QuizRequest, position: int

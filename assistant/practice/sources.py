@@ -16,6 +16,17 @@ from assistant.text import split_sentences
 
 MIN_WORDS = 25  # shorter chunks (a lone heading, a link) make poor questions
 SKIP_HEADINGS = {"resources"}  # link lists: nothing to ask about
+# Sections about studying rather than the subject (resource notes, week-by-week plans): questions and rubrics
+# come from the other sections of a topic when it has any ("What is the duration of the six-week study
+# period?", "Goku Mohandas's free course takes one project ...", seen on the MLOps quiz).
+STUDY_SECTIONS = re.compile(r"\b(resources|sources|how to study|further reading)\b", re.IGNORECASE)
+
+
+def about_the_subject(found: list[RetrievedChunk]) -> list[RetrievedChunk]:
+    """``found`` without study plans and resource notes, unless that leaves nothing."""
+    return [c for c in found if not STUDY_SECTIONS.search(c.heading_path)] or found
+
+
 BAND = 0.2  # keep chunks within this cosine of the best hit, so questions stay on the topic
 
 
@@ -168,10 +179,10 @@ def find_material(
     named = roadmap_topic(query, roadmap)
     own = [c for c in found if named and topic_of(c) == named and usable(c)]
     if relevant and own:  # a roadmap topic by name: its own sections, not look-alikes elsewhere
-        return own[:limit]
+        return about_the_subject(own)[:limit]
     if relevant:
         floor = max(min_score, relevant[0].score - BAND)
-        return [c for c in relevant if c.score >= floor][:limit]
+        return about_the_subject([c for c in relevant if c.score >= floor])[:limit]
     best = max((c.score for c in found), default=None)
     where = f" in stage {stage}" if stage is not None else ""
     scored = f" (best match {best:.2f}, threshold {min_score:.2f})" if best is not None else ""

@@ -81,12 +81,41 @@ def key_stands_out(key: str, wrong: list[str]) -> bool:
     return size > KEY_LENGTH_RATIO * longest and size - longest > KEY_LENGTH_SLACK
 
 
-def tidy_options(draft: McqDraft, size: int = 3) -> McqDraft | None:
+_TOKEN = re.compile(r"[a-z0-9]+|[-+*/^<>=%]")
+
+
+def _tokens(text: str) -> list[str]:
+    return [text_stem(t) for t in _TOKEN.findall(text.lower().replace("_", " "))]
+
+
+def stated_in(option: str, sentence: str) -> bool:
+    """Whether the sentence says the option word for word: two or more content words, and every token of
+    the option (stop words, numbers and operators too, so "less" is not "more" and "+" is not "-") in one
+    run in the sentence, a word matching its inflections ("ship" / "shipping").
+
+    A wrong answer the key sentence itself states is true as well ("What is the goal of MLOps?" beside
+    "ship it through automated checks", from the sentence that lists it). Single words are not judged:
+    a sentence often names the term it contrasts with the key ("L1 ..., while L2 ...").
+    """
+    said, there = _tokens(option), _tokens(sentence)
+    if len(content_words(option)) < 2 or len(said) > len(there):
+        return False
+
+    def same(a: str, b: str) -> bool:
+        return a == b or (min(len(a), len(b)) >= 4 and (a.startswith(b) or b.startswith(a)))
+
+    return any(
+        all(same(a, b) for a, b in zip(said, there[i : i + len(said)], strict=True))
+        for i in range(len(there) - len(said) + 1)
+    )
+
+
+def tidy_options(draft: McqDraft, size: int = 3, *, sentence: str = "") -> McqDraft | None:
     """The draft with ``size`` usable wrong answers, or None when it has fewer.
 
-    Drops empty, over-long and catch-all options and any that say the same as the key or an earlier
-    option; of the rest keeps the ``size`` closest to the key in length, in their order, so that the
-    key does not stand out as the one long (or short) option.
+    Drops empty, over-long and catch-all options, any that say the same as the key or an earlier
+    option, and any the key ``sentence`` states; of the rest keeps the ``size`` closest to the key in
+    length, in their order, so that the key does not stand out as the one long (or short) option.
     """
     key = draft.correct_answer.strip()
     seen = {same_option_key(key)}
@@ -94,6 +123,8 @@ def tidy_options(draft: McqDraft, size: int = 3) -> McqDraft | None:
     for option in (w.strip() for w in draft.wrong_answers):
         marker = same_option_key(option)
         if not option or len(option) > MAX_OPTION_CHARS or CATCH_ALL.search(option) or marker in seen:
+            continue
+        if sentence and stated_in(option, sentence):
             continue
         seen.add(marker)
         usable.append(option)
@@ -144,9 +175,12 @@ def supporting_sentence(claim: str, anchor: str, source_text: str) -> str | None
 
 
 def verify_draft(
-    draft: Draft, anchor: str, source_text: str, chunk_id: str, accepted: list[Question]
+    draft: Draft, anchor: str, source_text: str, chunk_id: str, accepted: list[Question], *, about: str = ""
 ) -> tuple[str | None, str]:
-    """(the first deterministic reason to drop ``draft`` or None, the evidence sentence for its key)."""
+    """(the first deterministic reason to drop ``draft`` or None, the evidence sentence for its key).
+
+    ``about``: the chunk's heading path; a named term of the question that the heading names (the section's
+    own subject, "MLOps") needs no mention in the evidence sentence."""
     stem, key = stem_and_key(draft)
     if not stem or len(stem) > MAX_STEM_CHARS or not key:
         return "malformed-question", anchor
@@ -169,7 +203,7 @@ def verify_draft(
         return "answer-not-in-source", anchor
     if not isinstance(draft, TrueFalseDraft) and grounding(key, stem) >= GIVEAWAY:
         return "answer-in-question", evidence
-    named = named_terms(stem)
+    named = [t for t in named_terms(stem) if t.lower() not in about.lower()]
     if not isinstance(draft, TrueFalseDraft) and named and not any(t.lower() in evidence.lower() for t in named):
         return "stem-off-evidence", evidence  # "What is the learning rate in SGD?" keyed to Adam's default
     if is_duplicate(stem, key, chunk_id, accepted):
