@@ -85,6 +85,20 @@ def openai_settings(make_settings: Any, fake_openai: FakeOpenAI) -> Settings:
     )
 
 
+def fake_server_env(fake: FakeOpenAI, data_dir: Path, **extra: str) -> dict[str, str]:
+    """Environment settings for a process of ours that talks to the fake server and keeps its data in
+    ``data_dir`` (the `tutor` command, `tutor serve`, Streamlit pages)."""
+    return {
+        "PROVIDER": "openai",
+        "OPENAI_BASE_URL": fake.base_url,
+        "OPENAI_API_KEY": fake.api_key,
+        "CHAT_MODEL": "gpt-4o-mini",
+        "LLM_MAX_RETRIES": "0",
+        "DATA_DIR": str(data_dir),
+        **extra,
+    }
+
+
 def use_fake_server(monkeypatch: pytest.MonkeyPatch, settings: Settings, fake: FakeOpenAI, **extra: str) -> None:
     """Environment for code that loads its own settings (the `tutor` command, Streamlit pages): the data
     folder of ``settings`` and the fake OpenAI-compatible server."""
@@ -103,16 +117,7 @@ def use_fake_server(monkeypatch: pytest.MonkeyPatch, settings: Settings, fake: F
 def tutor_runner(cwd: Path, settings: Settings, fake: FakeOpenAI, **extra: str) -> Any:
     """``run(*args, stdin=None) -> (process, ledger)``: the `tutor` command in a subprocess on the fake server,
     with the data folder of ``settings`` and ``extra`` environment settings."""
-    env = {
-        **os.environ,
-        "PROVIDER": "openai",
-        "OPENAI_BASE_URL": fake.base_url,
-        "OPENAI_API_KEY": fake.api_key,
-        "CHAT_MODEL": "gpt-4o-mini",
-        "LLM_MAX_RETRIES": "0",
-        "DATA_DIR": str(settings.data_dir),
-        **extra,
-    }
+    env = {**os.environ, **fake_server_env(fake, settings.data_dir, **extra)}
 
     def run(*args: str, stdin: str | None = None) -> tuple[subprocess.CompletedProcess[str], Any]:
         from assistant.accounting.ledger import Ledger

@@ -22,7 +22,7 @@ import pytest
 from assistant.practice.progress import ProgressStore
 from assistant.settings import load_settings
 from tests.browser import Tab, chromium, open_tab, tutor_serve
-from tests.conftest import MINI, MODELS_DIR, ingest_folder
+from tests.conftest import MINI, MODELS_DIR, fake_server_env, ingest_folder
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fixtures.practice.fake_model import PracticeModel
 from tests.fixtures.practice.helpers import missed_question
@@ -68,16 +68,7 @@ def app_env(tmp_path_factory: pytest.TempPathFactory, embedder: Any, model: Scri
     fake = FakeOpenAI().start()
     fake.responder = model
     data = tmp_path_factory.mktemp("browser") / "data"
-    env = {
-        "PROVIDER": "openai",
-        "OPENAI_BASE_URL": fake.base_url,
-        "OPENAI_API_KEY": fake.api_key,
-        "CHAT_MODEL": "gpt-4o-mini",
-        "LLM_MAX_RETRIES": "0",
-        "DATA_DIR": str(data),
-        "KNOWLEDGE_DIR": str(MINI),
-        "MODEL_CACHE_DIR": str(MODELS_DIR),
-    }
+    env = fake_server_env(fake, data, KNOWLEDGE_DIR=str(MINI), MODEL_CACHE_DIR=str(MODELS_DIR))
     settings = load_settings(env_file=None, **env)
     ingest_folder(settings, MINI, embedder)
     missed_question(ProgressStore(settings.progress_path, settings.learner_id))  # one card due for review
