@@ -234,3 +234,14 @@ def test_again_in_the_app_brings_an_item_back_within_minutes(cli_env):
     next(b for b in app_test.button if b.label == "Again").click().run()
     due = store.due_at(item)
     assert due is not None and due < datetime.now(UTC) + timedelta(minutes=5)
+
+
+def test_the_roadmap_map_opens_a_quiz_on_the_chosen_stage(cli_env):
+    at = AppTest.from_file(str(REPO / "ui" / "app.py"), default_timeout=60).run()
+    at.switch_page("pages/progress.py").run()
+    assert not at.exception and any(s.value == "Your roadmap" for s in at.subheader)
+    picker = next(s for s in at.selectbox if s.label == "Open a stage")
+    picker.set_value(5).run()
+    next(b for b in at.button if b.label == "Quiz me on this stage").click().run()
+    assert not at.exception and at.title[0].value == "Quiz"
+    assert at.text_input[0].value == "Classic machine learning"  # the chosen stage, as the quiz's topic
