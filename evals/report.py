@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from evals.calibrate import DETERMINISTIC, catch_line
 from evals.calibration import load_results
+from evals.history import append_release
 from evals.models import Baseline, Recording, write_json
 from evals.score import ALL_METRICS, CORRECTNESS, LLM_METRICS, LOWER_IS_BETTER
 from evals.suite import Suite
@@ -226,5 +227,7 @@ def write_report(suite: Suite, *, update_baseline: bool = False) -> ReportFiles:
     md.write_text(markdown(recording, rows, baseline), encoding="utf-8")
     page.write_text(to_html(recording, rows, baseline), encoding="utf-8")
     if update_baseline:
-        write_json(suite.baseline_path, Baseline.of(recording))
+        blessed = Baseline.of(recording)
+        write_json(suite.baseline_path, blessed)
+        append_release(suite.history_path, blessed)
     return ReportFiles(markdown=md, html=page, baseline_updated=update_baseline, rows=rows)

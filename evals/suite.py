@@ -64,5 +64,9 @@ class Suite(BaseModel):
         return self.root / "baseline.json"
 
     @property
+    def history_path(self) -> Path:
+        return self.root / "history.jsonl"
+
+    @property
     def reports_dir(self) -> Path:
         return self.root / "reports"

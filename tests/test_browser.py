@@ -99,6 +99,16 @@ def browser(chromium_browser: Any) -> Iterator[Any]:
         context.close()
 
 
+def new_chat(tab: Tab) -> None:
+    """Open a new, empty chat (a click during a script run can be dropped by Streamlit: try again)."""
+    for _ in range(3):
+        tab.page.get_by_role("button", name="New chat").click()
+        tab.wait_idle()
+        if not tab.messages():
+            return
+    raise AssertionError(f"a new chat did not open: {tab.messages()}")
+
+
 def answered(tab: Tab, n: int, timeout_ms: int = 60_000) -> list[str]:
     """The chat's messages once there are ``n`` and the answer is complete (its footer shown)."""
     tab.page.wait_for_function(
@@ -146,8 +156,7 @@ def test_chat_answers_with_sources_that_open_and_a_reload_keeps_it(app_url, brow
 
 def test_a_follow_up_is_understood_and_an_off_topic_question_declined(app_url, browser, model):
     tab = open_tab(browser).go(app_url)
-    tab.page.get_by_role("button", name="New chat").click()
-    tab.wait_idle()
+    new_chat(tab)
     tab.ask("What maths do I need before deep learning?")
     answered(tab, 2)
     before = model.rewrites
@@ -166,8 +175,7 @@ def test_a_follow_up_is_understood_and_an_off_topic_question_declined(app_url, b
 def test_two_sessions_asking_at_once_both_get_answers(app_url, browser, model):
     tabs = [open_tab(browser).go(app_url) for _ in range(2)]
     for tab in tabs:
-        tab.page.get_by_role("button", name="New chat").click()
-        tab.wait_idle()
+        new_chat(tab)
     model.gate.clear()  # hold the answers until both questions are in
     try:
         tabs[0].ask("How do I serve a trained model?")
@@ -180,7 +188,9 @@ def test_two_sessions_asking_at_once_both_get_answers(app_url, browser, model):
     finally:
         model.gate.set()
     for tab in tabs:
-        answer = answered(tab, 2)[1]
+        messages = answered(tab, 2)
+        assert len(messages) == 2, messages  # each session kept to its own new chat
+        answer = messages[1]
         assert "[1]" in answer and "deploy.md" in answer, answer
         assert tab.errors == []
 

@@ -246,6 +246,8 @@ def test_costs_page_shows_today_session_breakdown_and_budget(cli_env, fake_opena
     features = frames[1].set_index("feature")
     assert features.loc["chat", "cost (USD)"] == pytest.approx(cost)
     assert features.loc["total", "cost (USD)"] == pytest.approx(cost + 0.25)
+    assert [h.value for h in at.subheader][-1] == "Answer quality by release"  # the committed eval history
+    assert any("release recordings of the golden set" in c.value for c in at.caption)
 
 
 def test_costs_help_lists_its_options():

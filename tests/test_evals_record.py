@@ -20,6 +20,7 @@ from assistant.accounting.ledger import Ledger
 from assistant.errors import TutorError
 from assistant.settings import Settings, load_settings
 from evals.harness import eval_settings
+from evals.history import load_history
 from evals.models import ANSWERS, JUDGE_CACHE, RUN, SCORES, Recording
 from evals.record import Recorder, RecordOptions
 from evals.replay import replay
@@ -115,14 +116,22 @@ def test_recording_replays_offline_bit_identically(recorded, embedder, tmp_path)
     assert result.aggregate == json.loads((suite.recordings_dir / SCORES).read_text())["aggregate"]
 
 
+def rec_time(suite: Suite) -> str:
+    return str(json.loads(suite.baseline_path.read_text())["recorded_at"])
+
+
 def test_report_has_deltas_escapes_html_and_refreshes_baseline_only_on_request(recorded):
     _, suite, _ = recorded
     files = write_report(suite)
     assert not suite.baseline_path.exists()
     md = files.markdown.read_text()
     assert "| faithfulness | 1.000 |" in md and "fx-risotto" in md
+    assert not suite.history_path.exists()
     write_report(suite, update_baseline=True)
     assert json.loads(suite.baseline_path.read_text())["aggregate"]["faithfulness"] == 1.0
+    write_report(suite, update_baseline=True)  # the same recording blessed twice is one release
+    (release,) = load_history(suite.history_path)
+    assert release.aggregate["faithfulness"] == 1.0 and release.recorded_at == rec_time(suite)
     # a later recording with a worse, hostile answer
     path = suite.recordings_dir / ANSWERS
     original = path.read_text()

@@ -114,3 +114,17 @@ def usage_chart(rows: Iterable[LedgerRow], measure: str) -> alt.Chart:
             tooltip=["day:O", "feature:N", f"{measure}:Q"],
         )
     )
+
+
+def quality_chart(rows: list[dict[str, object]]) -> alt.Chart:
+    """Eval scores per release (``evals.history.scores_over_releases`` rows): one line per metric, 0..1."""
+    return (
+        alt.Chart(alt.Data(values=rows))
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("release:O", title=None),
+            y=alt.Y("value:Q", scale=alt.Scale(domain=[0, 1]), title="score"),
+            color=alt.Color("metric:N"),
+            tooltip=["release:O", "model:N", "metric:N", alt.Tooltip("value:Q", format=".3f")],
+        )
+    )

@@ -18,7 +18,9 @@ from assistant.accounting.ledger import GroupBy, Ledger, utc_midnight
 from assistant.accounting.money import format_usd
 from assistant.accounting.report import CostReport, cost_report, parse_since
 from assistant.errors import TutorError
-from ui.charts import usage_chart
+from evals.history import load_history, scores_over_releases
+from evals.suite import Suite
+from ui.charts import quality_chart, usage_chart
 from ui.state import get_tutor
 
 PERIODS = {"Today (UTC)": "today", "Last 7 days": "7d", "Last 30 days": "30d", "All time": None}
@@ -103,6 +105,24 @@ def render() -> None:
             else:
                 st.dataframe(table(report), hide_index=True, key=f"costs-{by}", height="content")
     st.caption(f"Prices: USD per million tokens, checked {tutor.prices.checked}; days are UTC days.")
+    release_quality()
+
+
+def release_quality() -> None:
+    """The eval suite's scores at each release re-record (``evals/history.jsonl``), to see what a change cost."""
+    st.subheader("Answer quality by release")
+    try:
+        releases = load_history(Suite.load().history_path)
+    except TutorError:
+        releases = []
+    if not releases:
+        st.info("No release has been recorded yet: `make evals UPDATE_BASELINE=1` records one.")
+        return
+    st.altair_chart(quality_chart(scores_over_releases(releases)), width="stretch")
+    st.caption(
+        f"{len(releases)} release recordings of the golden set, latest on {releases[-1].model}. Wrong-claim rate: "
+        "lower is better; every other line: higher is better. `tutor evals report` has the item-by-item detail."
+    )
 
 
 render()
