@@ -19,6 +19,7 @@ from assistant.accounting.prices import PriceTable
 from assistant.conversations import ConversationStore
 from assistant.llm.base import ChatModel
 from assistant.llm.factory import build_chat_model
+from assistant.practice.flashcards import FlashcardService
 from assistant.practice.interview import InterviewService
 from assistant.practice.progress import ProgressStore
 from assistant.practice.quiz import QuizService
@@ -151,6 +152,15 @@ class Tutor:
         )
 
     @cached_property
+    def flashcards(self) -> FlashcardService:
+        return FlashcardService(
+            self._retriever("flashcards"),
+            self.llm.for_feature("flashcards"),
+            roadmap=self.roadmap,
+            min_score=self.settings.min_relevance,
+        )
+
+    @cached_property
     def interviews(self) -> InterviewService:
         return InterviewService(
             self._retriever("interview"),
@@ -173,6 +183,6 @@ class Tutor:
 
     def refresh_index(self) -> None:
         """See writes made by another process (Chroma caches its client per process)."""
-        for name in ("chroma", "collection", "retriever", "answers", "quizzes", "interviews"):
+        for name in ("chroma", "collection", "retriever", "answers", "quizzes", "flashcards", "interviews"):
             self.__dict__.pop(name, None)
         self.__dict__["chroma"] = open_client(self.settings, fresh=True)

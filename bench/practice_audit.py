@@ -46,6 +46,11 @@ def item_lines(quiz: Quiz) -> list[str]:
     return lines
 
 
+def write(out: Path, report: list[str], records: list[dict[str, Any]]) -> None:
+    out.with_suffix(".md").write_text("\n".join(report) + "\n", encoding="utf-8")
+    out.with_suffix(".json").write_text(json.dumps(records, indent=1, ensure_ascii=False), encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--topics", nargs="+", default=TOPICS)
@@ -58,6 +63,8 @@ def main(argv: list[str] | None = None) -> None:
     model = settings.local_model if settings.provider == "local" else settings.chat_model
     report: list[str] = [f"# Practice audit {stamp} ({settings.provider}: {model})", ""]
     records: list[dict[str, Any]] = []
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"practice-audit-{stamp}"
     for topic in args.topics:
         for qtype, n in (("mcq", args.mcq), ("true-false", args.tf)):
             if n <= 0:
@@ -78,10 +85,8 @@ def main(argv: list[str] | None = None) -> None:
             ]
             records.append({"topic": topic, "type": qtype, "seconds": round(took, 1), **quiz.model_dump(mode="json")})
             print(f"{topic} ({qtype}): {len(quiz.questions)}/{n} in {took:.0f} s", flush=True)
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"practice-audit-{stamp}"
-    out.with_suffix(".md").write_text("\n".join(report) + "\n", encoding="utf-8")
-    out.with_suffix(".json").write_text(json.dumps(records, indent=1, ensure_ascii=False), encoding="utf-8")
+            write(out, report, records)  # after every quiz: a long run stopped early keeps what it made
+    write(out, report, records)
     print(f"wrote {out}.md and .json: read every item and fill in its 'defect:' line")
 
 

@@ -15,7 +15,7 @@ from ui.commands.evals import evals_app
 from ui.commands.export import export_app
 from ui.commands.ingest import ingest
 from ui.commands.model import model_app
-from ui.commands.practice import interview, progress, quiz, review
+from ui.commands.practice import flashcards, interview, progress, quiz, review
 from ui.commands.serve import serve
 
 app = typer.Typer(
@@ -29,7 +29,7 @@ app.command()(chat)
 app.command()(costs)
 app.command()(ingest)
 app.command()(serve)
-for practice_command in (quiz, interview, review, progress):
+for practice_command in (quiz, flashcards, interview, review, progress):
     app.command()(practice_command)
 app.add_typer(model_app, name="model")
 app.add_typer(evals_app, name="evals")

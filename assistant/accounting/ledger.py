@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from assistant.sqlite_db import connect
 
-Feature = Literal["chat", "quiz", "interview", "grading", "ingest", "eval", "other"]
+Feature = Literal["chat", "quiz", "flashcards", "interview", "grading", "ingest", "eval", "other"]
 CallKind = Literal["chat", "embedding"]
 GroupBy = Literal["day", "feature", "model"]
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")

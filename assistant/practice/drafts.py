@@ -68,3 +68,7 @@ class FeedbackDraft(BaseModel):
 def schema_of(model: type[BaseModel]) -> dict[str, Any]:
     """The JSON schema sent to the model (pydantic's, which llama.cpp turns into a grammar)."""
     return model.model_json_schema()
+
+
+class FlashcardDraft(BaseModel):
+    front: str = Field(description="a short question whose full answer is the statement")

@@ -12,7 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-QuestionType = Literal["mcq", "true-false", "short"]
+QuestionType = Literal["mcq", "true-false", "short"]  # what a quiz asks
+ItemType = Literal["mcq", "true-false", "short", "flashcard"]  # a flashcard: front (stem) and back (answer)
 QuizLevel = Literal["beginner", "intermediate", "advanced"]
 InterviewLevel = Literal["junior", "mid", "senior"]
 InterviewKind = Literal["conceptual", "applied", "system-design", "behavioural"]
@@ -47,7 +48,7 @@ class Citation(SourceRef):
 
 class Question(BaseModel):
     id: str
-    type: QuestionType
+    type: ItemType
     stem: str
     options: list[str] = Field(default_factory=list, description="MCQ: 4 options; true-false: True, False")
     answer_index: int | None = Field(None, description="index of the correct option (MCQ, true-false)")
@@ -90,6 +91,19 @@ class Quiz(BaseModel):
     requested: int
     generated: int = Field(description="drafts produced by the model (after repair)")
     dropped: int = Field(description="drafts rejected by verification or unusable output")
+    drop_reasons: dict[str, int] = Field(default_factory=dict)
+    usage: Usage = Field(default_factory=Usage)
+    note: str = ""
+
+
+class Deck(BaseModel):
+    """Flashcards on one topic: each a question (``stem``) on the front and a roadmap sentence on the back."""
+
+    topic: str
+    cards: list[Question]
+    requested: int
+    generated: int
+    dropped: int
     drop_reasons: dict[str, int] = Field(default_factory=dict)
     usage: Usage = Field(default_factory=Usage)
     note: str = ""

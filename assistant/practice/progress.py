@@ -19,12 +19,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from assistant.practice.grading import PASS_SCORE
-from assistant.practice.models import Feedback, Grade, InterviewQuestion, Question
-from assistant.practice.schedule import ReviewSchedule
+from assistant.practice.models import LETTERS, Feedback, Grade, InterviewQuestion, Question
+from assistant.practice.schedule import RATING_SCORES, ReviewSchedule
 from assistant.roadmap import Roadmap
 from assistant.sqlite_db import connect
 
 AttemptKind = Literal["quiz", "review", "interview"]
+Rating = Literal["again", "hard", "good", "easy"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS attempts (
@@ -76,7 +77,7 @@ class AttemptIn(BaseModel):
     score: float = Field(ge=0, le=1)
     seconds: float | None = None
     payload: dict[str, Any] = Field(description="the full question, so it can be asked again in review")
-    rating: Literal["again", "hard", "good", "easy"] | None = None  # the learner's own (the app's buttons)
+    rating: Rating | None = None  # the learner's own (the app's buttons, `tutor review` on flashcards)
 
 
 def quiz_attempt(question: Question, grade: Grade, *, review: bool = False, seconds: float | None = None) -> AttemptIn:
@@ -92,6 +93,35 @@ def quiz_attempt(question: Question, grade: Grade, *, review: bool = False, seco
         score=grade.score,
         seconds=seconds,
         payload=question.model_dump(mode="json"),
+    )
+
+
+def rated_correct(item: DueItem, response: str, rating: Rating) -> bool:
+    """An exact question keeps its own right or wrong; otherwise (flashcards, open questions) the rating says."""
+    if item.kind != "interview":
+        q = Question.model_validate(item.payload)
+        if q.type == "mcq" and q.answer_index is not None:
+            return response == LETTERS[q.answer_index]
+        if q.type == "true-false":
+            return response == q.answer
+    return rating != "again"
+
+
+def rated_attempt(item: DueItem, rating: Rating, response: str) -> AttemptIn:
+    """A review the learner rated (again/hard/good/easy): the rating sets the score and the schedule."""
+    question = item.payload.get("question") or item.payload.get("stem") or ""
+    return AttemptIn(
+        item_id=item.item_id,
+        kind="review",
+        question_type=item.question_type,
+        topic=item.topic,
+        stage=item.stage,
+        question=str(question),
+        response=response,
+        correct=rated_correct(item, response, rating),
+        score=RATING_SCORES[rating],
+        payload=item.payload,
+        rating=rating,
     )
 
 
@@ -246,6 +276,33 @@ class ProgressStore:
                 raise
         return Attempt(**{**row, "id": cur.lastrowid, "correct": attempt.correct, "answered_at": now})
 
+    def add_cards(self, cards: list[Question], now: datetime | None = None) -> int:
+        """Put new flashcards into the review schedule, due now; a card already there keeps its schedule.
+        Returns how many were new."""
+        now = (now or datetime.now(UTC)).astimezone(UTC)
+        added = 0
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for q in cards:
+                    card = self.schedule.new_card(int(q.id[:12], 16) if _is_hex(q.id[:12]) else 1, now)
+                    cur = db.execute(
+                        """INSERT INTO items (learner_id, item_id, kind, question_type, topic, stage, payload,
+                                              attempts, last_score, last_at, card, due)
+                           VALUES (?, ?, 'quiz', ?, ?, ?, ?, 0, 0, ?, ?, ?)
+                           ON CONFLICT (learner_id, item_id) DO NOTHING""",
+                        (
+                            self.learner_id, q.id, q.type, q.topic or q.citation.doc_id, q.stage, q.model_dump_json(),
+                            _iso(now), card.to_json(), _iso(card.due),
+                        ),
+                    )  # fmt: skip
+                    added += cur.rowcount
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return added
+
     def attempts(self, limit: int | None = None) -> list[Attempt]:
         query = "SELECT * FROM attempts WHERE learner_id = ? ORDER BY id DESC"
         with self._connect() as db:
@@ -274,8 +331,11 @@ class ProgressStore:
         ]
 
     def _items(self) -> list[sqlite3.Row]:
+        """Items answered at least once (a flashcard not yet reviewed says nothing about mastery)."""
         with self._connect() as db:
-            return db.execute("SELECT * FROM items WHERE learner_id = ?", (self.learner_id,)).fetchall()
+            return db.execute(
+                "SELECT * FROM items WHERE learner_id = ? AND attempts > 0", (self.learner_id,)
+            ).fetchall()
 
     def topic_mastery(self, roadmap: Roadmap | None = None) -> list[TopicMastery]:
         """Per topic: the mean of each item's latest score, weakest first."""

@@ -234,3 +234,25 @@ def feedback_messages(question: str, rubric: list[str], response: str, sources: 
             "- follow_up_question: the next question an interviewer would ask after this answer.",
         ),
     ]
+
+
+FLASHCARD_SYSTEM = f"""\
+You write the front of flashcards for people studying to become machine-learning engineers.
+The back of the card is one statement from the study roadmap; you write the question it answers.
+{DATA_RULE}
+Reply with one JSON object only."""
+
+
+def flashcard_messages(chunk: RetrievedChunk, statement: str, *, topic: str) -> list[Message]:
+    user = "\n".join(
+        [
+            fence(chunk),
+            "",
+            f"Statement (the back of the card): {statement}",
+            "",
+            f"Write the front of the card, about {topic}: one short question whose full answer is the statement.",
+            '- It must make sense on its own: never write "according to the source", "the statement" or "the text".',
+            "- Do not copy the statement's wording: the answer must not be in the question.",
+        ]
+    )
+    return [Message(role="system", content=FLASHCARD_SYSTEM), Message(role="user", content=user)]

@@ -58,5 +58,9 @@ class ReviewSchedule:
         card, _log = self.scheduler.review_card(card, chosen, review_datetime=now or datetime.now(UTC))
         return card
 
+    def new_card(self, card_id: int, now: datetime) -> Card:
+        """A card never reviewed (a new flashcard), due ``now``."""
+        return Card(card_id=card_id, due=now)
+
     def retrievability(self, card_json: str, now: datetime | None = None) -> float:
         return float(self.scheduler.get_card_retrievability(Card.from_json(card_json), now))

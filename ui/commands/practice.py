@@ -1,4 +1,4 @@
-"""`tutor quiz`, `tutor interview`, `tutor review`, `tutor progress`: practice in the terminal."""
+"""`tutor quiz`, `tutor flashcards`, `tutor interview`, `tutor review`, `tutor progress`: practice in the terminal."""
 
 from __future__ import annotations
 
@@ -131,6 +131,58 @@ def quiz(
         )
 
 
+def flashcards(
+    topic: Annotated[
+        str | None, typer.Option("--topic", "-t", help="A roadmap topic, e.g. 'model monitoring'.")
+    ] = None,
+    stage: Annotated[int | None, typer.Option(help="Only use material from this roadmap stage.")] = None,
+    n: Annotated[int, typer.Option("--n", min=1, max=20, help="Number of cards.")] = 5,
+    max_cost: MaxCostOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the cards as JSON.")] = False,
+) -> None:
+    """Make flashcards: a roadmap sentence on the back, a question on the front; due now in `tutor review`."""
+    from assistant.practice.flashcards import FlashcardRequest
+    from ui.progress import TerminalProgress
+
+    tutor = _tutor()
+    request = FlashcardRequest(topic=topic, stage=stage, n=n)
+
+    def make() -> Any:
+        with TerminalProgress(enabled=sys.stdout.isatty()) as bar:
+            return tutor.flashcards.make(request, progress=bar.update, max_cost=max_cost)
+
+    deck = run_safely(make)
+    added = tutor.progress.add_cards(deck.cards)
+    summary = (
+        f"{len(deck.cards)} flashcard(s) on '{deck.topic}' ({added} new in your review schedule, due now); "
+        f"{deck.dropped} of {deck.generated} fronts dropped"
+        + (f" ({_reasons(deck.drop_reasons)})" if deck.drop_reasons else "")
+        + f"; {deck.usage.seconds:.0f} s. {deck.note}"
+    )
+    typer.echo(summary.rstrip(), err=as_json)
+    if as_json:
+        emit_json(deck.model_dump(mode="json"))
+        return
+    for i, card in enumerate(deck.cards, start=1):
+        typer.echo(f"\n{i}. {card.stem}\n   {card.answer}\n   source: {card.citation.label}")
+    typer.echo("\n`tutor review` asks them; `tutor export anki` takes them to Anki.")
+
+
+def _review_card(q: Question) -> Literal["again", "hard", "good", "easy"] | None:
+    """A flashcard in the terminal: think of the answer, see the back, rate how it went."""
+    if _ask("Think of the answer, then press Enter:") is None:
+        return None
+    typer.echo(f"  {q.answer}\n  source: {q.citation.label}")
+    ratings = {"a": "again", "h": "hard", "g": "good", "e": "easy"}
+    while True:
+        said = _ask("How did it go? [a]gain, [h]ard, [g]ood, [e]asy:")
+        if said is None:
+            return None
+        if said.strip().lower()[:1] in ratings:
+            return ratings[said.strip().lower()[:1]]  # type: ignore[return-value]
+        typer.echo("  type a, h, g or e.")
+
+
 def _reasons(reasons: dict[str, int]) -> str:
     return ", ".join(f"{k}: {v}" for k, v in sorted(reasons.items(), key=lambda kv: -kv[1]))
 
@@ -233,7 +285,7 @@ def review(
 ) -> None:
     """Ask the missed or weak items that spaced repetition says are due, and reschedule them."""
     from assistant.practice.models import InterviewQuestion, Question
-    from assistant.practice.progress import quiz_attempt
+    from assistant.practice.progress import quiz_attempt, rated_attempt
 
     tutor = _tutor()
     store = tutor.progress
@@ -256,6 +308,13 @@ def review(
             continue
         q = Question.model_validate(item.payload)
         _show_question(i, len(due), q)
+        if q.type == "flashcard":
+            rating = _review_card(q)
+            if rating is None:
+                break
+            store.record(rated_attempt(item, rating, ""))
+            typer.echo(f"  next time: {_when(store.due_at(item.item_id))}")
+            continue
         graded = _grade_interactively(tutor, q, "Your answer:")
         if graded is None:
             break

@@ -8,18 +8,18 @@ the page says when the item comes back. No model call is made: reviewing is free
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 import streamlit as st
 
 from assistant.errors import TutorError
+from assistant.practice.flashcards import FlashcardRequest
 from assistant.practice.models import LETTERS, InterviewQuestion, Question
-from assistant.practice.progress import AttemptIn, DueItem, ProgressStore
-from assistant.practice.schedule import RATING_SCORES
+from assistant.practice.progress import DueItem, ProgressStore, Rating, rated_attempt, rated_correct
 from ui.render import safe_markdown
 from ui.state import get_tutor
+from ui.waiting import queue_notice
 
-Rating = Literal["again", "hard", "good", "easy"]
 RATING_BUTTONS: list[tuple[Rating, str]] = [("again", "Again"), ("hard", "Hard"), ("good", "Good"), ("easy", "Easy")]
 
 
@@ -36,34 +36,6 @@ def when(moment: datetime | None, now: datetime | None = None) -> str:
     return f"in {minutes / 1440:.0f} days ({moment:%d %b})"
 
 
-def is_correct(item: DueItem, response: str, rating: str) -> bool:
-    """An exact question keeps its own right or wrong; otherwise the learner's rating says."""
-    if item.kind != "interview":
-        q = Question.model_validate(item.payload)
-        if q.type == "mcq" and q.answer_index is not None:
-            return response == LETTERS[q.answer_index]
-        if q.type == "true-false":
-            return response == q.answer
-    return rating != "again"
-
-
-def attempt_of(item: DueItem, rating: Rating, response: str) -> AttemptIn:
-    question = item.payload.get("question") or item.payload.get("stem") or ""
-    return AttemptIn(
-        item_id=item.item_id,
-        kind="review",
-        question_type=item.question_type,
-        topic=item.topic,
-        stage=item.stage,
-        question=str(question),
-        response=response,
-        correct=is_correct(item, response, rating),
-        score=RATING_SCORES[rating],
-        payload=item.payload,
-        rating=rating,
-    )
-
-
 def ask(item: DueItem) -> str:
     """The question and the learner's answer (text, or the option picked)."""
     if item.kind == "interview":
@@ -78,7 +50,8 @@ def ask(item: DueItem) -> str:
             format_func=lambda i: safe_markdown(f"{LETTERS[i]}) {q.options[i]}"),
         )  # fmt: skip
         return "" if picked is None else (q.options[picked] if q.type == "true-false" else LETTERS[picked])
-    return str(st.text_area("Your answer", key=f"review-{item.item_id}"))
+    label = "Your answer (or say it to yourself)" if q.type == "flashcard" else "Your answer"
+    return str(st.text_area(label, key=f"review-{item.item_id}"))
 
 
 def reveal(item: DueItem, response: str) -> None:
@@ -90,32 +63,59 @@ def reveal(item: DueItem, response: str) -> None:
     q = Question.model_validate(item.payload)
     key = f"{LETTERS[q.answer_index]}) {q.answer}" if q.type == "mcq" and q.answer_index is not None else q.answer
     if q.type in ("mcq", "true-false") and response:
-        right = is_correct(item, response, "good")
+        right = rated_correct(item, response, "good")
         (st.success if right else st.error)(safe_markdown(f"{'Right' if right else 'Not quite'}. Answer: {key}"))
     else:
         st.info(safe_markdown(f"Answer: {key}"))
-    st.caption(safe_markdown(f"{q.explanation} ({q.citation.source} — {q.citation.heading_path})"))
+    where = f"{q.citation.source} — {q.citation.heading_path}"
+    st.caption(safe_markdown(f"{q.explanation} ({where})" if q.explanation else f"From the roadmap: {where}"))
 
 
 def rate(store: ProgressStore, item: DueItem, response: str) -> None:
     st.caption("How did it go? The schedule brings it back sooner or later by your rating.")
     for col, (rating, label) in zip(st.columns(len(RATING_BUTTONS)), RATING_BUTTONS, strict=True):
         if col.button(label, key=f"rate-{rating}-{item.item_id}", width="stretch"):
-            store.record(attempt_of(item, rating, response))
+            store.record(rated_attempt(item, rating, response))
             st.session_state.review_last = f"Rated {label.lower()}: next review {when(store.due_at(item.item_id))}."
             st.session_state.pop("review_shown", None)
             st.rerun()
 
 
+def make_flashcards(store: ProgressStore) -> None:
+    """Flashcards on a topic: the back a roadmap sentence, the front written by the model; due at once."""
+    with st.expander("Make flashcards on a topic"):
+        topic = st.text_input("Flashcard topic", placeholder="model monitoring", key="flashcard_topic")
+        n = int(st.number_input("Cards", min_value=1, max_value=10, value=5, key="flashcard_n"))
+        if not st.button("Make flashcards"):
+            return
+        try:
+            with queue_notice("stop_flashcards"), st.spinner("Writing the front of each card..."):
+                deck = get_tutor().flashcards.make(FlashcardRequest(topic=topic, n=n))
+            added = store.add_cards(deck.cards)
+        except TutorError as exc:
+            st.error(str(exc))
+            return
+        st.session_state.review_last = (
+            f"{added} new flashcard(s) on {deck.topic} are due now"
+            + (f" ({len(deck.cards) - added} you already had)." if added < len(deck.cards) else ".")
+            + (f" {deck.note}" if deck.note else "")
+        )
+        st.rerun()
+
+
 def render() -> None:
     st.title("Review")
-    st.caption("The items you missed or found hard, when spaced repetition says they are due. No model calls.")
+    st.caption(
+        "The items you missed or found hard and your flashcards, when spaced repetition says they are due. "
+        "Reviewing makes no model calls."
+    )
     try:
         store = get_tutor().progress
         due = store.due()
     except TutorError as exc:
         st.error(str(exc))
         return
+    make_flashcards(store)
     if st.session_state.get("review_last"):
         st.success(safe_markdown(st.session_state.pop("review_last")))
     if not due:
