@@ -52,6 +52,16 @@ def test_backs_are_whole_sentences_that_stand_alone():
     assert "the same idea" not in joined
 
 
+def test_quiz_key_sentences_skip_self_checks_too():
+    """The audit's "correct way to compute the gradient ... by hand" came from a stage's self-check line."""
+    from assistant.practice.quiz import anchors
+
+    where = section("02-mathematics.md", "Calculus and optimisation")
+    sentences = [s for _, s in anchors([where])]
+    assert sentences and not any(s.startswith("You know it when") for s in sentences)
+    assert any(s.startswith("Gradient descent repeats one update") for s in sentences)
+
+
 @pytest.mark.parametrize(
     ("front", "back", "problem"),
     [  # fronts the embedded model wrote (qwen2.5-coder-1.5b), and the faults a front can have

@@ -2,5 +2,6 @@
 
 One module per job: ``models`` (records), ``drafts`` (what the model is asked to produce),
 ``structured`` (schema-constrained calls with bounded repair), ``sources`` (topic retrieval),
-``quiz``/``verify``/``grading`` (questions), ``flashcards``, ``interview``, ``anki``, ``progress``/``schedule``/``next_steps``.
+``quiz``/``verify``/``grading`` (questions), ``flashcards``, ``interview``, ``anki``,
+``progress``/``schedule``/``next_steps``.
 """

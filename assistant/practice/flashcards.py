@@ -25,7 +25,14 @@ from assistant.practice.interview import ABOUT_THE_PROMPT
 from assistant.practice.models import Deck, Question, stable_id
 from assistant.practice.prompts import flashcard_messages
 from assistant.practice.quiz import anchors
-from assistant.practice.sources import citation_of, find_material, neighbouring_material, topic_label, topic_of
+from assistant.practice.sources import (
+    citation_of,
+    find_material,
+    neighbouring_material,
+    stands_alone,
+    topic_label,
+    topic_of,
+)
 from assistant.practice.structured import Meter, complete_structured
 from assistant.practice.verify import content_words, is_duplicate, word_stem
 from assistant.rag.retrieval import RetrievedChunk, Retriever, cosine
@@ -35,14 +42,6 @@ MAX_CARDS = 20
 FRONT_TOKENS = 80
 FRONT_WORDS = (4, 30)
 GIVEAWAY = 0.75  # share of the back's content words already on the front: the front gives the answer away
-SELF_CHECK = re.compile(r"^you know it when\b", re.I)  # a stage's self-test line, not a fact to remember
-# A back must stand alone: "Evidently and NannyML compute these reports" means nothing without the sentence
-# before it.
-REFERS_BACK = re.compile(
-    r"^(this|these|that|those|it|its|they|their|such|both|here)\b"
-    r"|\b(these|those|them|that last|the above|above|the same (?:idea|way|thing))\b",
-    re.I,
-)
 RELATED = 0.5  # cosine of a sentence from outside the best section with the topic, to be a card on it
 
 if TYPE_CHECKING:
@@ -60,16 +59,7 @@ class FlashcardRequest(BaseModel):
 def statements(chunks: list[RetrievedChunk]) -> list[tuple[RetrievedChunk, str]]:
     """(chunk, sentence) pairs a card can be made from, best chunk first, round-robin: whole sentences that
     state something on their own (no self-check line, no reference back to the sentence before)."""
-    return [
-        (c, s)
-        for c, s in (anchors(chunks) if chunks else [])
-        if len(s.split()) >= 8 and whole(s) and not SELF_CHECK.match(s) and not REFERS_BACK.search(s)
-    ]
-
-
-def whole(sentence: str) -> bool:
-    """A complete sentence, not a piece of one cut by a formula or a line break ("... vectors, and")."""
-    return sentence[:1].isupper() and sentence.rstrip().endswith((".", "!", "?"))
+    return [(c, s) for c, s in (anchors(chunks) if chunks else []) if stands_alone(s)]
 
 
 def section_of(chunk: RetrievedChunk) -> str:

@@ -82,12 +82,9 @@ class Usage(BaseModel):
     seconds: float = 0.0
 
 
-class Quiz(BaseModel):
-    topic: str
-    stage: int | None = None
-    type: QuestionType
-    level: QuizLevel | None = None
-    questions: list[Question]
+class Drafted(BaseModel):
+    """What one generation run reports beside its items: asked, drafted, dropped and why, cost, a note."""
+
     requested: int
     generated: int = Field(description="drafts produced by the model (after repair)")
     dropped: int = Field(description="drafts rejected by verification or unusable output")
@@ -96,17 +93,19 @@ class Quiz(BaseModel):
     note: str = ""
 
 
-class Deck(BaseModel):
+class Quiz(Drafted):
+    topic: str
+    stage: int | None = None
+    type: QuestionType
+    level: QuizLevel | None = None
+    questions: list[Question]
+
+
+class Deck(Drafted):
     """Flashcards on one topic: each a question (``stem``) on the front and a roadmap sentence on the back."""
 
     topic: str
     cards: list[Question]
-    requested: int
-    generated: int
-    dropped: int
-    drop_reasons: dict[str, int] = Field(default_factory=dict)
-    usage: Usage = Field(default_factory=Usage)
-    note: str = ""
 
 
 class Grade(BaseModel):
@@ -132,17 +131,11 @@ class InterviewQuestion(BaseModel):
     source_texts: list[str] = Field(default_factory=list, description="the cited chunks, for feedback")
 
 
-class InterviewSet(BaseModel):
+class InterviewSet(Drafted):
     level: InterviewLevel
     topic: str | None = None
     kind: InterviewKind | None = None
     questions: list[InterviewQuestion]
-    requested: int
-    generated: int
-    dropped: int
-    drop_reasons: dict[str, int] = Field(default_factory=dict)
-    usage: Usage = Field(default_factory=Usage)
-    note: str = ""
 
 
 class Feedback(BaseModel):

@@ -21,7 +21,14 @@ from assistant.practice.drafts import McqCheck, McqDraft, ShortDraft, TrueFalseD
 from assistant.practice.grading import Grader
 from assistant.practice.models import Grade, Question, QuestionType, Quiz, QuizLevel, stable_id
 from assistant.practice.prompts import REPAIR_HINTS, mcq_check_messages, quiz_messages, repair_messages
-from assistant.practice.sources import citation_of, find_material, key_sentences, neighbouring_material, topic_label
+from assistant.practice.sources import (
+    citation_of,
+    find_material,
+    key_sentences,
+    neighbouring_material,
+    stands_alone,
+    topic_label,
+)
 from assistant.practice.structured import Meter, complete_structured
 from assistant.practice.verify import (
     Draft,
@@ -71,7 +78,9 @@ def max_drafts(n: int) -> int:
 
 def anchors(chunks: list[RetrievedChunk]) -> list[tuple[RetrievedChunk, str]]:
     """(chunk, key sentence) pairs, best chunk first and round-robin over chunks, each sentence once."""
-    per_chunk = [[(c, s) for s in key_sentences(c.text)] or [(c, c.text.strip()[:400])] for c in chunks]
+    per_chunk = [
+        [(c, s) for s in key_sentences(c.text) if stands_alone(s)] or [(c, c.text.strip()[:400])] for c in chunks
+    ]
     out: list[tuple[RetrievedChunk, str]] = []
     for i in range(max(len(p) for p in per_chunk)):
         out += [p[i] for p in per_chunk if i < len(p)]

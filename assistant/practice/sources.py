@@ -38,6 +38,29 @@ SENTENCE_WORDS = (8, 60)  # a key sentence long enough to hold a fact, short eno
 _MARKUP = re.compile(r"\*\*|__|`|\[([^\]]*)\]\([^)]*\)")
 
 
+SELF_CHECK = re.compile(r"^you know it when\b", re.I)  # a stage's self-test line, not a fact to remember
+# A key sentence must stand alone: "Evidently and NannyML compute these reports" means nothing without the sentence
+# before it.
+REFERS_BACK = re.compile(
+    r"^(this|these|that|those|it|its|they|their|such|both|here)\b"
+    r"|\b(these|those|them|that last|the above|above|the same (?:idea|way|thing))\b",
+    re.I,
+)
+
+
+def whole(sentence: str) -> bool:
+    """A complete sentence, not a piece of one cut by a formula or a line break ("... vectors, and")."""
+    return sentence[:1].isupper() and sentence.rstrip().endswith((".", "!", "?"))
+
+
+def stands_alone(sentence: str) -> bool:
+    """A key sentence that states a fact by itself: whole, not a self-check line, not leaning on the one before.
+
+    Seen on the embedded model: "You know it when you can derive the gradient ... by hand" became a quiz keyed
+    "by hand"; "Evidently and NannyML compute these reports" made a flashcard that meant nothing alone."""
+    return whole(sentence) and not SELF_CHECK.match(sentence) and not REFERS_BACK.search(sentence)
+
+
 def key_sentences(text: str, min_words: int = SENTENCE_WORDS[0]) -> list[str]:
     """The sentences of a chunk a question can be anchored on, in document order.
 
