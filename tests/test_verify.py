@@ -122,6 +122,46 @@ def test_a_key_much_longer_than_every_wrong_answer_is_dropped_as_a_giveaway():
     assert verify_draft(similar, ANCHOR, SOURCE, "c1", [])[0] is None  # short options may differ in length
 
 
+def test_a_statement_key_among_term_distractors_is_dropped():
+    # recorded on the 1.5B model (gradient descent): the one clause among three terms, and it is false
+    source = (
+        "On a convex loss any minimum gradient descent finds is a global one. Stochastic and mini-batch gradient "
+        "descent, momentum and Adam are variants."
+    )
+    draft = mcq(
+        question="Which of the following statements is true about gradient descent?",
+        correct="any minimum gradient descent finds is a global one",
+        wrong=("stochastic and mini-batch gradient descent", "momentum", "Adam"),
+    )
+    assert verify_draft(draft, source, source, "c1", []) == ("options-mixed-kind", source)
+    clauses = mcq(
+        question="How does C relate to regularisation strength in LogisticRegression?",
+        correct="C is the inverse of the regularisation strength",
+        wrong=("C is the regularisation strength", "C has no effect on it", "C is fixed for all models"),
+    )
+    text = "In LogisticRegression, C is the inverse of the regularisation strength."
+    assert verify_draft(clauses, text, text, "c1", [])[0] is None  # all clauses: the same kind
+
+
+def test_tidy_options_prefers_wrong_answers_of_the_keys_kind():
+    draft = mcq(correct="L1 regularisation", wrong=("it is always better", "L2", "Dropout", "Early stopping"))
+    tidy = tidy_options(draft)
+    assert tidy is not None and tidy.wrong_answers == ["L2", "Dropout", "Early stopping"]
+
+
+def test_a_key_that_repeats_the_stems_words_is_found_without_the_source():
+    # recorded on the 1.5B model (gradient descent): the blind check picks the key from the stem's wording
+    draft = mcq(
+        question="Why do initialisation and learning-rate schedules matter in deep networks with non-convex losses?",
+        correct="non-convex losses",
+        wrong=("overfitting", "underfitting", "regularization"),
+    )
+    source = "Deep networks have non-convex losses, so initialisation and learning-rate schedules matter."
+    assert verify_draft(draft, source, source, "c1", [])[0] == "key-echoes-stem"
+    one_word = mcq(question="Which penalty, not L2, sets some weights to exactly zero?")
+    assert verify_draft(one_word, ANCHOR, SOURCE, "c1", [])[0] != "key-echoes-stem"  # one shared word is no clue
+
+
 def test_a_statement_with_an_answer_attached_is_not_a_question():
     statement = mcq(question="L1 regularisation pushes some weights to exactly zero.")
     assert verify_draft(statement, ANCHOR, SOURCE, "c1", [])[0] == "not-a-question"

@@ -11,15 +11,14 @@ schedule due now, so `tutor review` and the Review page show them with missed qu
 from __future__ import annotations
 
 import re
-from collections import Counter
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
 from assistant.accounting.accounted import AccountedChatModel
 from assistant.accounting.estimate import CostEstimate, CostEstimator, enforce_max_cost
-from assistant.errors import StructuredOutputError, TutorError
+from assistant.errors import TutorError
+from assistant.practice.drafting import DraftingLoop, Progress
 from assistant.practice.drafts import FlashcardDraft, schema_of
 from assistant.practice.interview import ABOUT_THE_PROMPT
 from assistant.practice.models import Deck, Question, stable_id
@@ -33,7 +32,7 @@ from assistant.practice.sources import (
     topic_label,
     topic_of,
 )
-from assistant.practice.structured import Meter, complete_structured
+from assistant.practice.structured import complete_structured
 from assistant.practice.verify import content_words, is_duplicate, word_stem
 from assistant.rag.retrieval import RetrievedChunk, Retriever, cosine
 from assistant.roadmap import Roadmap
@@ -46,8 +45,6 @@ RELATED = 0.5  # cosine of a sentence from outside the best section with the top
 
 if TYPE_CHECKING:
     from llama_index.core.base.embeddings.base import BaseEmbedding
-
-Progress = Callable[[str, int, int], None]
 
 
 class FlashcardRequest(BaseModel):
@@ -147,58 +144,42 @@ class FlashcardService:
         if not pairs:
             raise TutorError(f"The material on '{topic}' has no statements to make cards from.", "try another topic.")
         enforce_max_cost(self.estimate(topic, pairs, request.n), max_cost)
-        meter = Meter()
-        cards: list[Question] = []
-        reasons: Counter[str] = Counter()
-        tried = 0
-        for chunk, sentence in pairs[: 2 * request.n]:
-            if len(cards) >= request.n:
-                break
-            if max_cost is not None and meter.usage.cost_usd >= max_cost:
-                break
-            tried += 1
-            if progress:
-                progress("generate", len(cards), request.n)
-            try:
-                draft = complete_structured(
-                    self.llm,
-                    flashcard_messages(chunk, sentence, topic=topic),
-                    FlashcardDraft,
-                    what="flashcard",
-                    max_tokens=FRONT_TOKENS,
-                    attempts=2,
-                    meter=meter,
-                )
-            except StructuredOutputError:
-                reasons["unusable-output"] += 1
-                continue
+        loop: DraftingLoop[Question] = DraftingLoop(
+            request.n, 2 * request.n, progress=progress, max_cost=max_cost
+        )  # one front per statement, at most 2n statements tried
+
+        def draft_one(i: int) -> Question | str | None:
+            if i >= len(pairs):
+                return None
+            chunk, sentence = pairs[i]
+            draft = complete_structured(
+                self.llm,
+                flashcard_messages(chunk, sentence, topic=topic),
+                FlashcardDraft,
+                what="flashcard",
+                max_tokens=FRONT_TOKENS,
+                attempts=2,
+                meter=loop.meter,
+            )
             front = " ".join(draft.front.split())
             reason = front_problem(front, sentence)
-            if reason is None and is_duplicate(front, sentence, chunk.id, cards):
+            if reason is None and is_duplicate(front, sentence, chunk.id, loop.items):
                 reason = "duplicate"
-            if reason:
-                reasons[reason] += 1
-                continue
-            cards.append(
-                Question(
-                    id=stable_id("flashcard", sentence),  # the back is the card: a new front updates it
-                    type="flashcard",
-                    answer_index=None,
-                    stem=front,
-                    answer=sentence,
-                    explanation="",
-                    citation=citation_of(chunk, sentence),
-                    source_text=chunk.text,
-                )
+            return reason or Question(
+                id=stable_id("flashcard", sentence),  # the back is the card: a new front updates it
+                type="flashcard",
+                answer_index=None,
+                stem=front,
+                answer=sentence,
+                explanation="",
+                citation=citation_of(chunk, sentence),
+                source_text=chunk.text,
             )
-        if progress:
-            progress("generate", len(cards), request.n)
-        if not cards:
-            why = ", ".join(f"{k} {v}" for k, v in reasons.most_common()) or "no drafts"
-            raise TutorError(
-                f"No flashcard on '{topic}' passed the checks ({tried} drafted; dropped: {why}).",
-                "try again or pick a narrower roadmap topic.",
-            )
+
+        cards = loop.run(draft_one).items
+        loop.require_items(
+            f"flashcard on '{topic}'", "try again or pick a narrower roadmap topic.", verb="passed the checks"
+        )
         labels = [widened[c.citation.chunk_id] for c in cards if c.citation.chunk_id in widened]
         note = "" if len(cards) == request.n else f"Only {len(cards)} of {request.n} cards passed the checks."
         if labels:
@@ -207,10 +188,6 @@ class FlashcardService:
         return Deck(
             topic=topic,
             cards=cards,
-            requested=request.n,
-            generated=tried,
-            dropped=tried - len(cards),
-            drop_reasons=dict(reasons),
-            usage=meter.finish(),
-            note=note.strip(),
+            note=(f"{loop.note} {note}" if loop.note else note).strip(),
+            **loop.report(),
         )

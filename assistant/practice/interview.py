@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import random
 import re
-from collections import Counter
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
@@ -24,6 +22,7 @@ from assistant.accounting.accounted import AccountedChatModel
 from assistant.accounting.estimate import CostEstimate, CostEstimator
 from assistant.errors import StructuredOutputError, TutorError
 from assistant.practice.coverage import similar_points
+from assistant.practice.drafting import DraftingLoop, Progress
 from assistant.practice.drafts import FeedbackDraft, InterviewDraft, schema_of
 from assistant.practice.grading import check_length, overlap_score
 from assistant.practice.models import (
@@ -75,7 +74,6 @@ STAGE_LEVELS: dict[InterviewLevel, tuple[str, ...]] = {
     "mid": ("intermediate", "beginner", "advanced"),
     "senior": ("advanced", "intermediate"),
 }
-Progress = Callable[[str, int, int], None]
 # Sections that list study resources or study plans: read for the learner, but no answer to an interview
 # question is judged by "free courses on transformers" or "spend six weeks". Used only when the material
 # has other sections.
@@ -297,93 +295,60 @@ class InterviewService:
         cache: dict[str, list[RetrievedChunk]] = {}
         if topic:  # fail early, with the nearest topics, when the given topic has no material
             self._material(topics[0], cache)
-        meter = Meter()
-        accepted: list[InterviewQuestion] = []
-        reasons: Counter[str] = Counter()
-        budget, drafted = draft_budget(n), 0
-        note = ""
-        while len(accepted) < n and drafted < budget:
-            if max_cost is not None and meter.usage.cost_usd >= max_cost:
-                note = f"Stopped at --max-cost ${max_cost:.4f}."
-                break
-            this_kind = kind or KINDS[level][drafted % len(KINDS[level])]
-            subject = topics[drafted % len(topics)]
-            attempt_no = drafted // max(1, len(topics))
-            drafted += 1
-            if progress:
-                progress("generate", len(accepted), n)
+        loop: DraftingLoop[InterviewQuestion] = DraftingLoop(n, draft_budget(n), progress=progress, max_cost=max_cost)
+
+        def draft_one(i: int) -> InterviewQuestion | str:
+            this_kind = kind or KINDS[level][i % len(KINDS[level])]
+            subject = topics[i % len(topics)]
+            attempt_no = i // max(1, len(topics))
             try:
                 chunks = self._chunks(subject, this_kind, attempt_no, cache)
             except NothingRelevantError:
-                reasons["no-material"] += 1
-                continue
+                return "no-material"
             statements = statements_of(chunks)
             if len(statements) < MIN_RUBRIC:
-                reasons["thin-material"] += 1
-                continue
-            messages = interview_messages(statements, topic=subject, level=level, kind=this_kind)
-            try:
-                draft = complete_structured(
-                    self.llm,
-                    messages,
-                    InterviewDraft,
-                    what="interview question",
-                    max_tokens=DRAFT_TOKENS,
-                    attempts=DRAFT_ATTEMPTS,
-                    temperature=None if attempt_no == 0 else 0.7,
-                    meter=meter,
-                )
-            except StructuredOutputError:
-                reasons["unusable-output"] += 1
-                continue
+                return "thin-material"
+            draft = complete_structured(
+                self.llm,
+                interview_messages(statements, topic=subject, level=level, kind=this_kind),
+                InterviewDraft,
+                what="interview question",
+                max_tokens=DRAFT_TOKENS,
+                attempts=DRAFT_ATTEMPTS,
+                temperature=None if attempt_no == 0 else 0.7,
+                meter=loop.meter,
+            )
             question = draft.question.strip()
             chosen = rubric_of(draft.key_points, statements)
             points = rubric_for(question, chosen, statements, this_kind)
             if not question or len(question) > 600 or ABOUT_THE_PROMPT.search(question):
-                reasons["malformed-question"] += 1
-            elif len(points) < MIN_RUBRIC:
-                reasons["rubric-invalid" if len(chosen) < MIN_RUBRIC else "rubric-off-question"] += 1
-            elif any(
-                fuzz.token_sort_ratio(normalize(question), normalize(q.question)) >= DUPLICATE_MATCH for q in accepted
+                return "malformed-question"
+            if len(points) < MIN_RUBRIC:
+                return "rubric-invalid" if len(chosen) < MIN_RUBRIC else "rubric-off-question"
+            if any(
+                fuzz.token_sort_ratio(normalize(question), normalize(q.question)) >= DUPLICATE_MATCH for q in loop.items
             ):
-                reasons["duplicate"] += 1
-            else:
-                # the subject's chunk first (it names the topic and stage the attempt is filed under), then
-                # any other chunk a rubric point comes from
-                chosen_ids = {c.id for _, c in points}
-                used = [c for i, c in enumerate(chunks) if i == 0 or c.id in chosen_ids]
-                accepted.append(
-                    InterviewQuestion(
-                        id=stable_id("interview", level, question),
-                        level=level,
-                        kind=this_kind,
-                        topic=ref_of(chunks[0]).topic or roadmap_topic(subject, self.roadmap) or subject,
-                        question=question,
-                        rubric=[p for p, _ in points],
-                        sources=[ref_of(c) for c in used],
-                        source_texts=[c.text for c in used],
-                    )
-                )
-        if progress:
-            progress("generate", len(accepted), n)
-        if not accepted:
-            why = ", ".join(f"{k} {v}" for k, v in reasons.most_common()) or "no drafts"
-            raise TutorError(
-                f"No interview question passed verification ({drafted} drafted; dropped: {why}).",
-                "try again, pass a roadmap --topic, or use a stronger model (PROVIDER=openai).",
+                return "duplicate"
+            # the subject's chunk first (it names the topic and stage the attempt is filed under), then any
+            # other chunk a rubric point comes from
+            chosen_ids = {c.id for _, c in points}
+            used = [c for j, c in enumerate(chunks) if j == 0 or c.id in chosen_ids]
+            return InterviewQuestion(
+                id=stable_id("interview", level, question),
+                level=level,
+                kind=this_kind,
+                topic=ref_of(chunks[0]).topic or roadmap_topic(subject, self.roadmap) or subject,
+                question=question,
+                rubric=[p for p, _ in points],
+                sources=[ref_of(c) for c in used],
+                source_texts=[c.text for c in used],
             )
-        return InterviewSet(
-            level=level,
-            topic=topic,
-            kind=kind,
-            questions=accepted,
-            requested=n,
-            generated=drafted,
-            dropped=drafted - len(accepted),
-            drop_reasons=dict(reasons),
-            usage=meter.finish(),
-            note=note,
+
+        loop.run(draft_one)
+        loop.require_items(
+            "interview question", "try again, pass a roadmap --topic, or use a stronger model (PROVIDER=openai)."
         )
+        return InterviewSet(level=level, topic=topic, kind=kind, questions=loop.items, note=loop.note, **loop.report())
 
     def feedback(self, question: InterviewQuestion, response: str, meter: Meter | None = None) -> Feedback:
         """Score an answer against the rubric, name what is missing, and ask a follow-up."""

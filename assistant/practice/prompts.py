@@ -97,6 +97,10 @@ REPAIR_HINTS = {
     "whose answer is the correct answer.",
     "key-stands-out": "The correct answer stands out: it is much longer than the wrong answers. Write the correct "
     "answer in a few words, and four wrong answers of the same kind and about the same length.",
+    "options-mixed-kind": "The options are not the same kind of thing: some are whole statements, some are short "
+    "terms. Write the correct answer and four wrong answers in the same form, all terms or all statements.",
+    "key-echoes-stem": "The correct answer repeats the question's own words, so it can be picked without knowing "
+    "the fact. Write the question again so that its wording does not point to the correct answer.",
 }
 
 

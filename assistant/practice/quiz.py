@@ -8,8 +8,6 @@ output, verifies each (``verify``), regenerates within a bound, and reports what
 from __future__ import annotations
 
 import random
-from collections import Counter
-from collections.abc import Callable
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,6 +15,7 @@ from assistant.accounting.accounted import AccountedChatModel
 from assistant.accounting.estimate import CostEstimate, CostEstimator, enforce_max_cost
 from assistant.errors import StructuredOutputError, TutorError
 from assistant.llm.base import Message
+from assistant.practice.drafting import DraftingLoop, Progress
 from assistant.practice.drafts import McqCheck, McqDraft, ShortDraft, TrueFalseDraft, schema_of
 from assistant.practice.grading import Grader
 from assistant.practice.models import Grade, Question, QuestionType, Quiz, QuizLevel, stable_id
@@ -51,7 +50,6 @@ EXTRA_DRAFTS = 2.5  # regeneration budget: up to n * (1 + EXTRA_DRAFTS) drafts, 
 # the 1.5B model, embedded and behind llama.cpp's server: about half the drafts dropped, so 2n and 2.5n fell
 # short: at p=0.5 a 2-item quiz misses with 5 drafts 19% of the time, with 7 drafts 6%)
 
-Progress = Callable[[str, int, int], None]
 DRAFTS: dict[QuestionType, type[Draft]] = {"mcq": McqDraft, "true-false": TrueFalseDraft, "short": ShortDraft}
 
 
@@ -214,77 +212,60 @@ class QuizService:
     def generate(self, plan: QuizPlan, *, progress: Progress | None = None, max_cost: float | None = None) -> Quiz:
         request, chunks = plan.request, plan.chunks
         enforce_max_cost(plan.estimate, max_cost)  # nothing is sent when the estimate is over the limit
-        meter = Meter()
+        loop: DraftingLoop[Question] = DraftingLoop(
+            request.n, max_drafts(request.n), progress=progress, max_cost=max_cost
+        )
         positions = Positions(self.rng)
         truths = Positions(self.rng, size=2)  # true-false: half true, half false
-        accepted: list[Question] = []
-        reasons: Counter[str] = Counter()
         pairs = anchors(chunks)
         own = len(pairs)  # anchors in the topic's own material; more come from its stage when these run out
-        drafted = 0
-        note = ""
         widened: list[str] | None = None  # section labels the quiz was widened to, once
-        while len(accepted) < request.n:
-            if drafted == len(pairs) and widened is None:  # the topic's own material ran out: its stage's next
+
+        def draft_one(i: int) -> Question | str | None:
+            nonlocal widened
+            if i == len(pairs) and widened is None:  # the topic's own material ran out: its stage's next
                 more, widened = neighbouring_material(self.retriever, plan.topic, chunks, roadmap=self.roadmap)
-                pairs += anchors(more) if more else []
-            if drafted >= min(max_drafts(request.n), len(pairs)):
-                break
-            if max_cost is not None and meter.usage.cost_usd >= max_cost:
-                note = f"Stopped at --max-cost ${max_cost:.4f}."
-                break
-            chunk, sentence = pairs[drafted]
-            drafted += 1
-            if progress:
-                progress("generate", len(accepted), request.n)
+                pairs.extend(anchors(more) if more else [])
+            if i >= len(pairs):
+                return None
+            chunk, sentence = pairs[i]
             make_true = next(truths) == 0 if request.type == "true-false" else None
             # a widened anchor is asked about its own section: the quiz's topic named over another section's
             # sentence made "Cross-validation does not decompose the error into bias and variance", keyed False
-            topic = plan.topic if drafted <= own else topic_label(chunk, self.roadmap)
+            topic = plan.topic if i < own else topic_label(chunk, self.roadmap)
             messages = quiz_messages(
                 chunk, sentence, topic=topic, qtype=request.type, level=request.level, make_true=make_true
             )
-            try:
-                draft, reason, evidence = self._checked_draft(messages, request.type, sentence, chunk, accepted, meter)
-            except StructuredOutputError:
-                reasons["unusable-output"] += 1
-                continue
+            draft, reason, evidence = self._checked_draft(
+                messages, request.type, sentence, chunk, loop.items, loop.meter
+            )
             # The checker sees its own random order; the final position is drawn only after acceptance,
             # so a checker that favours a letter cannot skew which positions survive.
             reason = reason or self.checker.check(
-                self.build(draft, chunk, evidence, request, self.rng.randrange(4)), meter
+                self.build(draft, chunk, evidence, request, self.rng.randrange(4)), loop.meter
             )
-            if reason:
-                reasons[reason] += 1
-                continue
-            accepted.append(self.build(draft, chunk, evidence, request, next(positions)))
-        if len(accepted) < request.n and not note:
-            note = f"Only {len(accepted)} of {request.n} questions passed verification" + (
-                " (the material on this topic ran out)." if drafted == len(pairs) else "."
+            return reason or self.build(draft, chunk, evidence, request, next(positions))
+
+        loop.run(draft_one)
+        note = loop.note
+        if len(loop.items) < request.n and not note:
+            note = f"Only {len(loop.items)} of {request.n} questions passed verification" + (
+                " (the material on this topic ran out)." if loop.exhausted else "."
             )
-        if widened and drafted > own:
+        if widened and loop.drafted > own:
             note = f"The material on '{plan.topic}' ran out, so the quiz also drew on: {', '.join(widened)}. {note}"
-        if progress:
-            progress("generate", len(accepted), request.n)
-        note = note.strip()
-        if not accepted:
-            why = ", ".join(f"{k} {v}" for k, v in reasons.most_common()) or "no drafts"
-            raise TutorError(
-                f"No question about '{plan.topic}' passed verification ({drafted} drafted; dropped: {why}).",
-                "try again, pick a narrower roadmap topic, or use a stronger model (PROVIDER=openai).",
-            )
+        loop.require_items(
+            f"question about '{plan.topic}'",
+            "try again, pick a narrower roadmap topic, or use a stronger model (PROVIDER=openai).",
+        )
         return Quiz(
             topic=plan.topic,
             stage=request.stage,
             type=request.type,
             level=request.level,
-            questions=accepted,
-            requested=request.n,
-            generated=drafted,
-            dropped=drafted - len(accepted),
-            drop_reasons=dict(reasons),
-            usage=meter.finish(),
-            note=note,
+            questions=loop.items,
+            note=note.strip(),
+            **loop.report(),
         )
 
     def make(self, request: QuizRequest, *, progress: Progress | None = None, max_cost: float | None = None) -> Quiz:

@@ -38,6 +38,18 @@ MAX_STEM_CHARS = 500
 KEY_LENGTH_RATIO = 1.8
 KEY_LENGTH_SLACK = 15  # characters: short options may differ a lot in ratio ("L1" and "ridge") and not stand out
 MAX_OPTION_CHARS = 200
+# A key sharing this many more of the stem's content words than any wrong answer is found by its wording
+# alone ("Why do schedules matter with non-convex losses?" keyed "non-convex losses").
+ECHO_MARGIN = 2
+# An option is a clause when it has a subject and a finite verb (a verb from a short list after the first word,
+# or a pronoun first) or is a whole sentence ending in a full stop; "does not affect weights" is a predicate,
+# the same kind as "shrinks all weights". Mixing a clause key with noun-phrase distractors ("any minimum it
+# finds is a global one" beside "momentum", "Adam") makes the odd one out the answer, or a trap.
+_PRONOUN_FIRST = re.compile(r"^\s*(it|they|this|these|that|we|you)\b", re.IGNORECASE)
+_VERB_AFTER_SUBJECT = re.compile(
+    r"^\s*\S+.*?\b(is|are|was|were|has|have|had|does|do|did|can|cannot|will|would|should|must|may|might)\b",
+    re.IGNORECASE,
+)
 CATCH_ALL = re.compile(
     r"\b(all|none|both|neither) of (the|these|them|those)\b|\b[a-d] and [a-d]\b|^\s*(both|neither|all|none)\W*$",
     re.IGNORECASE,
@@ -73,6 +85,23 @@ def same_option_key(option: str) -> str:
     "w - lr * g" and "w + lr * g" differ, as do "a * b / c" and "a / b * c"."""
     tokens = re.findall(r"[a-z0-9]+|[-+*/^<>=%]", option.lower())
     return " ".join(sorted(word_stem(t) for t in tokens)) or normalize(option)
+
+
+def option_kind(option: str) -> str:
+    """ "clause" (a sentence-like option) or "phrase" (a term, a number, a noun phrase)."""
+    text = option.strip()
+    sentence = text.endswith(".") and len(text.split()) >= 4
+    return "clause" if sentence or _PRONOUN_FIRST.search(text) or _VERB_AFTER_SUBJECT.search(text) else "phrase"
+
+
+def key_echoes_stem(stem: str, key: str, wrong: list[str]) -> bool:
+    """The blind check: with no source, the key is the option that repeats the question's words."""
+    asked = {word_stem(w) for w in content_words(stem)}
+
+    def shared(option: str) -> int:
+        return len({word_stem(w) for w in content_words(option)} & asked)
+
+    return shared(key) - max((shared(w) for w in wrong), default=0) >= ECHO_MARGIN
 
 
 def key_stands_out(key: str, wrong: list[str]) -> bool:
@@ -114,8 +143,9 @@ def tidy_options(draft: McqDraft, size: int = 3, *, sentence: str = "") -> McqDr
     """The draft with ``size`` usable wrong answers, or None when it has fewer.
 
     Drops empty, over-long and catch-all options, any that say the same as the key or an earlier
-    option, and any the key ``sentence`` states; of the rest keeps the ``size`` closest to the key in
-    length, in their order, so that the key does not stand out as the one long (or short) option.
+    option, and any the key ``sentence`` states; of the rest keeps the ``size`` of the key's kind (clause or
+    phrase) first, then closest to the key in length, in their order, so that the key does not stand out
+    as the one long (or short) option or the one sentence among terms.
     """
     key = draft.correct_answer.strip()
     seen = {same_option_key(key)}
@@ -130,7 +160,10 @@ def tidy_options(draft: McqDraft, size: int = 3, *, sentence: str = "") -> McqDr
         usable.append(option)
     if len(usable) < size:
         return None
-    closest = sorted(range(len(usable)), key=lambda i: abs(len(usable[i]) - len(key)))[:size]
+    kind = option_kind(key)
+    closest = sorted(
+        range(len(usable)), key=lambda i: (option_kind(usable[i]) != kind, abs(len(usable[i]) - len(key)))
+    )[:size]
     return draft.model_copy(update={"wrong_answers": [usable[i] for i in sorted(closest)]})
 
 
@@ -196,6 +229,10 @@ def verify_draft(
             return "ambiguous-options", anchor
         if key_stands_out(draft.correct_answer, draft.wrong_answers):
             return "key-stands-out", anchor
+        if len({option_kind(o) for o in options}) > 1:
+            return "options-mixed-kind", anchor
+        if key_echoes_stem(stem, draft.correct_answer, draft.wrong_answers):
+            return "key-echoes-stem", anchor
     # The claim the evidence must state: the key, or for true/false the statement itself.
     claim = stem if isinstance(draft, TrueFalseDraft) else key
     evidence = supporting_sentence(claim, anchor, source_text)
