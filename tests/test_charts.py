@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 
 from assistant.accounting.ledger import LedgerRow
 from assistant.practice.progress import Attempt, StageMastery
 from assistant.roadmap import load_roadmap
-from tests.conftest import MINI
-from ui.charts import daily_practice, daily_usage, mastery_colour, roadmap_dot, usage_chart
+from tests.conftest import MINI, REPO
+from ui.charts import (
+    MAP_SELECTION,
+    daily_practice,
+    daily_usage,
+    direct_prerequisites,
+    mastery_colour,
+    roadmap_chart,
+    stage_layout,
+    usage_chart,
+)
 
 DAY1, DAY2 = datetime(2026, 12, 1, 9, tzinfo=UTC), datetime(2026, 12, 2, 23, tzinfo=UTC)
 
@@ -51,25 +59,35 @@ def test_usage_per_day_and_feature_sums_tokens_and_cost():
     assert spec["encoding"]["y"]["title"] == "cost (USD)" and spec["encoding"]["color"]["field"] == "feature"
 
 
-def test_the_roadmap_map_links_prerequisites_and_colours_stages_by_mastery():
+def test_the_roadmap_map_puts_prerequisites_above_and_colours_stages_by_mastery():
     roadmap = load_roadmap(MINI)
     maths, deploy = roadmap.stage(2), roadmap.stage(9)
     assert maths and deploy
+    layout = stage_layout(roadmap)
+    for s in roadmap.stages:  # every line runs down the map, from a prerequisite to the stage needing it
+        assert all(layout[p][0] < layout[s.id][0] for p in s.prerequisites if p in layout)
+    assert len(set(layout.values())) == len(roadmap.stages)  # no two boxes on one spot
     mastery = [
         StageMastery(stage=2, id=maths.id, title=maths.title, topics=3, topics_practised=2, items=4, mastery=0.9),
         StageMastery(stage=9, id=deploy.id, title=deploy.title, topics=2, topics_practised=1, items=2, mastery=0.3),
     ]
-    dot = roadmap_dot(roadmap, mastery)
-    assert f'"{maths.id}" -> "{deploy.id}";' in dot
-    assert 'label="2. Maths basics\\n90% of 4 item(s)", fillcolor="#a6d96a"' in dot
-    assert 'fillcolor="#f4a582"' in dot and f'fillcolor="{mastery_colour(None)}"' in dot  # unpractised stage 12
+    spec = roadmap_chart(roadmap, mastery).to_dict()
+    lines, boxes, _ = spec["layer"]
+    nodes = {n["stage"]: n for n in boxes["data"]["values"]}
+    assert nodes[2]["colour"] == "#a6d96a" and nodes[2]["mastery"] == "90% of 4 item(s)"
+    assert nodes[9]["colour"] == "#f4a582"
+    assert all(n["colour"] == mastery_colour(None) for k, n in nodes.items() if k not in (2, 9))
+    edge = {"x": layout[maths.id][1], "y": layout[maths.id][0], "x2": layout[deploy.id][1], "y2": layout[deploy.id][0]}
+    direct = direct_prerequisites(roadmap)
+    assert (maths.id in direct[deploy.id]) == (edge in lines["data"]["values"])
+    assert len(lines["data"]["values"]) == sum(len(ps) for ps in direct.values())
+    pick = spec["params"][0]
+    assert pick["name"] == MAP_SELECTION and pick["select"]["fields"] == ["stage"] and pick["views"] == [boxes["name"]]
 
 
-def test_a_stage_title_cannot_add_nodes_or_attributes_to_the_map():
-    roadmap = load_roadmap(MINI)
-    stage = roadmap.stages[0]
-    roadmap.stages[0] = stage.model_copy(update={"title": 'x"]; evil [label="pwned'})
-    dot = roadmap_dot(roadmap, [])
-    node = re.compile(r'^  "[a-z0-9-]+" \[label="[^"]*", fillcolor="#[0-9a-f]{6}"\];$')
-    assert sum(bool(node.match(line)) for line in dot.splitlines()) == len(roadmap.stages)
-    assert "x']; evil [label='pwned" in dot  # the quotes became plain text inside its own label
+def test_the_map_draws_only_direct_prerequisites():
+    roadmap = load_roadmap(REPO / "knowledge")
+    direct = direct_prerequisites(roadmap)
+    deep = roadmap.stage(6)
+    assert deep and "programming" in deep.prerequisites
+    assert direct[deep.id] == ["classic-ml"]  # programming goes without saying: classic ML needs it already

@@ -245,3 +245,15 @@ def test_the_roadmap_map_opens_a_quiz_on_the_chosen_stage(cli_env):
     next(b for b in at.button if b.label == "Quiz me on this stage").click().run()
     assert not at.exception and at.title[0].value == "Quiz"
     assert at.text_input[0].value == "Classic machine learning"  # the chosen stage, as the quiz's topic
+
+
+def test_a_click_on_the_map_opens_that_stage(cli_env):
+    at = AppTest.from_file(str(REPO / "ui" / "app.py"), default_timeout=60).run()
+    at.switch_page("pages/progress.py").run()
+    at.session_state["roadmap_map"] = {"selection": {"stage": [{"stage": 12}]}}  # what a click on stage 12 sends
+    at.run()
+    assert not at.exception
+    picker = next(s for s in at.selectbox if s.label == "Open a stage")
+    assert picker.value == 12
+    next(b for b in at.button if b.label == "Quiz me on this stage").click().run()
+    assert at.title[0].value == "Quiz" and at.text_input[0].value == "Interview preparation"

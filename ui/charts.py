@@ -1,4 +1,4 @@
-"""Charts for the Progress and Costs pages (altair) and the roadmap map (Graphviz DOT).
+"""Charts for the Progress and Costs pages (altair), the clickable roadmap map included.
 
 Pure functions from the stores' records to chart specs: the pages only place them, tests read the data.
 Labels come from our own roadmap and ledger; the DOT text quotes every label, so a title cannot add nodes,
@@ -29,27 +29,93 @@ def mastery_colour(mastery: float | None) -> str:
     return next(colour for upper, colour in MASTERY_COLOURS if mastery < upper)
 
 
-def _quoted(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+MAP_SELECTION = "stage"  # the map's click selection; the page reads the clicked stage number under this name
 
 
-def roadmap_dot(roadmap: Roadmap, mastery: Iterable[StageMastery]) -> str:
-    """The stages as a left-to-right graph, prerequisite first, each node filled by the learner's mastery."""
+def stage_layout(roadmap: Roadmap) -> dict[str, tuple[int, int]]:
+    """Each stage's (level, place): its level is the longest chain of prerequisites before it, so every line
+    runs down the map from a prerequisite; places follow the stage number within a level."""
+    by_id = {s.id: s for s in roadmap.stages}
+    depth: dict[str, int] = {}
+
+    def level(stage_id: str, seen: frozenset[str] = frozenset()) -> int:
+        if stage_id not in depth:
+            before = [p for p in by_id[stage_id].prerequisites if p in by_id and p not in seen]
+            depth[stage_id] = 1 + max((level(p, seen | {stage_id}) for p in before), default=-1)
+        return depth[stage_id]
+
+    places: dict[int, int] = defaultdict(int)
+    layout: dict[str, tuple[int, int]] = {}
+    for s in sorted(roadmap.stages, key=lambda s: s.stage):
+        at = level(s.id)
+        layout[s.id] = (at, places[at])
+        places[at] += 1
+    return layout
+
+
+def direct_prerequisites(roadmap: Roadmap) -> dict[str, list[str]]:
+    """Each stage's prerequisites less those another of them already needs (maths before deep learning goes
+    without saying when classic ML, which needs maths, is listed too): the map draws only these lines."""
+    needs = {s.id: [p for p in s.prerequisites if p != s.id] for s in roadmap.stages}
+    known = set(needs)
+
+    def before(stage_id: str, seen: frozenset[str] = frozenset()) -> set[str]:
+        found: set[str] = set()
+        for p in needs.get(stage_id, []):
+            if p in known and p not in seen:
+                found |= {p} | before(p, seen | {stage_id})
+        return found
+
+    return {
+        sid: [p for p in ps if p in known and not any(p in before(q) for q in ps if q != p)]
+        for sid, ps in needs.items()
+    }
+
+
+def roadmap_chart(roadmap: Roadmap, mastery: Iterable[StageMastery]) -> alt.LayerChart:
+    """The stages as boxes coloured by mastery, top to bottom, each prerequisite joined by a line to the stage
+    below that needs it; clicking a box selects its stage number (``MAP_SELECTION``)."""
     by_id = {m.id: m for m in mastery}
-    stage_ids = {s.id for s in roadmap.stages}
-    lines = [
-        "digraph roadmap {",
-        '  rankdir=LR; node [shape=box, style="rounded,filled", fontname="sans-serif", fontsize=11];',
-    ]
+    layout = stage_layout(roadmap)
+    nodes = []
     for s in roadmap.stages:
         m = by_id.get(s.id)
-        share = "" if m is None or m.mastery is None else f"\\n{m.mastery:.0%} of {m.items} item(s)"
-        label = f"{s.stage}. {s.title}".replace("\\", "/").replace('"', "'") + share
-        lines.append(f'  {_quoted(s.id)} [label="{label}", fillcolor="{mastery_colour(m.mastery if m else None)}"];')
-    for s in roadmap.stages:
-        lines += [f"  {_quoted(p)} -> {_quoted(s.id)};" for p in s.prerequisites if p in stage_ids]
-    lines.append("}")
-    return "\n".join(lines)
+        share = "not practised" if m is None or m.mastery is None else f"{m.mastery:.0%} of {m.items} item(s)"
+        level, place = layout[s.id]
+        colour = mastery_colour(m.mastery if m else None)
+        nodes.append({"stage": s.stage, "label": f"{s.stage}. {s.title}", "mastery": share, "colour": colour,
+                      "x": place, "y": level})  # fmt: skip
+    edges = [
+        {"x": layout[p][1], "y": layout[p][0], "x2": layout[sid][1], "y2": layout[sid][0]}
+        for sid, ps in direct_prerequisites(roadmap).items()
+        for p in ps
+    ]
+    hidden = alt.Axis(labels=False, ticks=False, domain=False, grid=False, title=None)
+    places = max((p for _, p in layout.values()), default=0)
+    levels = max((lv for lv, _ in layout.values()), default=0)
+    x = alt.X("x:Q", axis=hidden, scale=alt.Scale(domain=[-0.15, places + 0.85]))  # room for the labels
+    y = alt.Y("y:Q", axis=hidden, scale=alt.Scale(domain=[-0.5, levels + 0.5], reverse=True))
+    pick = alt.selection_point(name=MAP_SELECTION, fields=["stage"], on="click")
+    lines = alt.Chart(alt.Data(values=edges)).mark_rule(color="#999999").encode(x=x, y=y, x2="x2:Q", y2="y2:Q")
+    boxes = (
+        alt.Chart(alt.Data(values=nodes))
+        .mark_square(size=500, stroke="#444444", cursor="pointer", opacity=1)
+        .encode(
+            x=x,
+            y=y,
+            color=alt.Color("colour:N", scale=None),
+            strokeWidth=alt.when(pick, empty=False).then(alt.value(3)).otherwise(alt.value(1)),
+            tooltip=[alt.Tooltip("label:N", title="stage"), alt.Tooltip("mastery:N", title="mastery")],
+        )
+        .add_params(pick)
+    )
+    labels = (
+        alt.Chart(alt.Data(values=nodes))
+        .mark_text(align="left", dx=16, fontSize=12, limit=190)
+        .encode(x=x, y=y, text="label:N")
+    )
+    chart: alt.LayerChart = alt.layer(lines, boxes, labels).properties(height=48 * (levels + 1))  # type: ignore[assignment]
+    return chart
 
 
 def stage_mastery_chart(stages: list[StageMastery]) -> alt.Chart:

@@ -11,7 +11,7 @@ from assistant.errors import TutorError
 from assistant.practice.next_steps import next_steps
 from assistant.practice.progress import StageMastery
 from assistant.roadmap import Roadmap
-from ui.charts import MASTERY_LEGEND, practice_chart, roadmap_dot, stage_mastery_chart
+from ui.charts import MAP_SELECTION, MASTERY_LEGEND, practice_chart, roadmap_chart, stage_mastery_chart
 from ui.render import plain_label
 from ui.state import get_tutor
 
@@ -26,12 +26,27 @@ def practise(kind: str, topic: str) -> None:
     st.switch_page(f"pages/{kind}.py")
 
 
+def clicked_stage(event: Any) -> int | None:
+    """The stage number a click on the map selected, if any (Streamlit's selection event, read defensively)."""
+    try:
+        points = event["selection"][MAP_SELECTION]
+        return int(points[0]["stage"]) if points else None
+    except (KeyError, IndexError, TypeError, ValueError):
+        return None
+
+
 def roadmap_map(roadmap: Roadmap, stages: list[StageMastery]) -> None:
     st.subheader("Your roadmap")
-    st.graphviz_chart(roadmap_dot(roadmap, stages))
-    st.caption(MASTERY_LEGEND + " · arrows point from a prerequisite to the stage that needs it")
     titles = {s.stage: f"{s.stage}. {s.title}" for s in roadmap.stages}
-    chosen: int | None = st.selectbox("Open a stage", list(titles), format_func=lambda n: plain_label(titles[n]))
+    event = st.altair_chart(roadmap_chart(roadmap, stages), on_select="rerun", key="roadmap_map", width="stretch")
+    clicked = clicked_stage(event)
+    if clicked in titles and clicked != st.session_state.get("map_clicked"):
+        st.session_state["map_clicked"] = clicked  # a new click opens its stage; the picker can still change it
+        st.session_state["open_stage"] = clicked
+    st.caption(MASTERY_LEGEND + " · lines run down from a prerequisite to the stage that needs it · click a stage")
+    chosen: int | None = st.selectbox(
+        "Open a stage", list(titles), format_func=lambda n: plain_label(titles[n]), key="open_stage"
+    )
     stage = roadmap.stage(chosen) if chosen is not None else None
     if stage is None:
         return
