@@ -9,12 +9,12 @@ interrupted run resumes where it stopped and a finished one replays for free.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from assistant.callbacks import Progress, no_progress
 from assistant.settings import Settings
 from assistant.text import sentences
 from evals.calibration import (
@@ -45,12 +45,7 @@ if TYPE_CHECKING:
 
     from assistant.llm.base import ChatModel
 
-Progress = Callable[[str, int, int], None]
 DETERMINISTIC = "deterministic"
-
-
-def _noop(phase: str, done: int, total: int) -> None:
-    return None
 
 
 class MatcherReport(BaseModel):
@@ -90,7 +85,7 @@ class Calibrator:
         embedder: BaseEmbedding | None = None,
         judge_model: ChatModel | None = None,
         folder: Path = CALIBRATION_DIR,
-        progress: Progress = _noop,
+        progress: Progress = no_progress,
     ) -> None:
         self.settings = settings
         self.suite = suite

@@ -9,9 +9,9 @@ every machine, which keeps the message fingerprints stable.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from assistant.callbacks import Progress, no_progress
 from assistant.errors import TutorError
 from assistant.llm.base import ChatModel, Completion, Message, Stream
 from assistant.rag.retrieval import RetrievedChunk
@@ -24,12 +24,6 @@ from evals.suite import REPO_ROOT, Suite
 
 if TYPE_CHECKING:
     from llama_index.core.base.embeddings.base import BaseEmbedding
-
-Progress = Callable[[str, int, int], None]
-
-
-def _noop(phase: str, done: int, total: int) -> None:
-    return None
 
 
 class NoCallModel(ChatModel):
@@ -62,7 +56,7 @@ def eval_settings(settings: Settings, suite: Suite) -> Settings:
     )
 
 
-def build_index(settings: Settings, suite: Suite, embedder: BaseEmbedding, progress: Progress = _noop) -> int:
+def build_index(settings: Settings, suite: Suite, embedder: BaseEmbedding, progress: Progress = no_progress) -> int:
     """Ingest the suite's corpus into the eval index (incremental); returns the number of chunks.
 
     Links in the corpus are never followed (``links=None``): the eval index is the committed text only,
@@ -84,7 +78,7 @@ def pipeline(
     embedder: BaseEmbedding,
     *,
     chat_model: ChatModel | None = None,
-    progress: Progress = _noop,
+    progress: Progress = no_progress,
 ) -> Tutor:
     """A Tutor on the (freshly updated) eval index; ``chat_model`` None builds the configured one."""
     evs = eval_settings(settings, suite)
@@ -104,7 +98,7 @@ def live_retrieval(
     tutor: Tutor,
     items: list[GoldenItem],
     k: int,
-    progress: Progress = _noop,
+    progress: Progress = no_progress,
     queries: dict[str, str] | None = None,
 ) -> RetrievalReport:
     """hit@k, recall@k and MRR on the current code and index, for items with reference sources.

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from assistant.accounting.accounted import AccountedChatModel
 from assistant.accounting.estimate import CostEstimate
+from assistant.callbacks import Progress, no_progress
 from assistant.errors import TutorError
 from assistant.llm.base import ChatModel
 from assistant.llm.factory import build_chat_model
@@ -50,12 +50,6 @@ if TYPE_CHECKING:
     from llama_index.core.base.embeddings.base import BaseEmbedding
 
     from assistant.services import Tutor
-
-Progress = Callable[[str, int, int], None]
-
-
-def _noop(phase: str, done: int, total: int) -> None:
-    return None
 
 
 class RecordOptions(BaseModel):
@@ -98,7 +92,7 @@ class Recorder:
         embedder: BaseEmbedding | None = None,
         chat_model: ChatModel | None = None,
         judge_model: ChatModel | None = None,
-        progress: Progress = _noop,
+        progress: Progress = no_progress,
     ) -> None:
         self.settings = settings
         self.suite = suite

@@ -12,11 +12,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
+from assistant.callbacks import Progress, no_progress
 from assistant.settings import Settings
 from evals.correctness import matcher_for
 from evals.fingerprint import fingerprint
@@ -34,13 +34,8 @@ MIN_USABLE_JUDGE_CALLS = 0.8
 if TYPE_CHECKING:
     from llama_index.core.base.embeddings.base import BaseEmbedding
 
-Progress = Callable[[str, int, int], None]
 RERECORD = "re-record with `make evals` (tutor evals record)"
 RESCORE = "re-score the recorded answers with `tutor evals rescore` (no model call), or re-record"
-
-
-def _noop(phase: str, done: int, total: int) -> None:
-    return None
 
 
 class ReplayResult(BaseModel):
@@ -63,7 +58,7 @@ def replay(
     suite: Suite,
     *,
     embedder: BaseEmbedding | None = None,
-    progress: Progress = _noop,
+    progress: Progress = no_progress,
 ) -> ReplayResult:
     started = time.perf_counter()
     golden = load_golden(suite.golden_dir)

@@ -14,9 +14,10 @@ import contextlib
 import hashlib
 import logging
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
+from assistant.callbacks import Progress, no_progress
 from assistant.text import sentences
 from evals.checks import grounding, is_decline, obeyed_injection
 from evals.correctness import FactMatcher, candidates
@@ -40,12 +41,6 @@ _RAGAS_NAMES = {
     "rouge_score(mode=fmeasure)": "rouge_l",
     "rouge_score": "rouge_l",
 }
-
-Progress = Callable[[str, int, int], None]
-
-
-def _noop(phase: str, done: int, total: int) -> None:
-    return None
 
 
 def _ragas() -> Any:
@@ -196,7 +191,7 @@ def score_items(
     llm: JudgeLLM,
     embeddings: JudgeEmbeddings,
     matcher: FactMatcher,
-    progress: Progress = _noop,
+    progress: Progress = no_progress,
 ) -> list[ItemScores]:
     pairs = [(i, recs[i.id]) for i in items if i.id in recs]
     matcher.warm(

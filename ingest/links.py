@@ -9,16 +9,15 @@ result says they were removed; a malformed URL ends as a dead link with the reas
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
+from assistant.callbacks import Progress
 from ingest.crawl import OFFLINE_REASON, Crawler, Fetched, normalize
 from ingest.documents import Skipped, SourceDoc, page_document
 from ingest.netguard import has_credentials, strip_credentials
 from ingest.report import LinkResult
-
-Progress = Callable[[str, int, int], None]
 
 
 @dataclass

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from filelock import FileLock, Timeout
 
+from assistant.callbacks import Progress, no_progress
 from assistant.errors import TutorError
 from assistant.settings import Settings
 from ingest.crawl import Crawler, is_web_url, normalize
@@ -34,13 +35,8 @@ if TYPE_CHECKING:  # llama-index is imported only when something needs chunking 
     from llama_index.core.base.embeddings.base import BaseEmbedding
     from llama_index.core.schema import TextNode
 
-Progress = Callable[[str, int, int], None]  # (phase, done, total); phases: read, fetch, embed
 EMBED_BATCH = 32
 SCHEMA_VERSION = "v2"
-
-
-def _noop(phase: str, done: int, total: int) -> None:
-    return None
 
 
 @dataclass(frozen=True)
@@ -88,7 +84,7 @@ class Ingestor:
         *,
         rebuild: bool = False,
         links: LinkOptions | None = None,
-        progress: Progress = _noop,
+        progress: Progress = no_progress,
     ) -> IngestReport:
         """Ingest files, folders and URLs. ``links=None`` fetches nothing beyond URLs given as inputs."""
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)

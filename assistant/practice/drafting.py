@@ -12,11 +12,11 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
+from assistant.callbacks import Progress
 from assistant.errors import StructuredOutputError, TutorError
 from assistant.practice.structured import Meter
 
 T = TypeVar("T")
-Progress = Callable[[str, int, int], None]
 
 
 class DraftingLoop(Generic[T]):
