@@ -62,6 +62,17 @@ def test_quiz_key_sentences_skip_self_checks_too():
     assert any(s.startswith("Gradient descent repeats one update") for s in sentences)
 
 
+def test_a_worked_examples_set_up_is_no_key_sentence():
+    """The audit (probability, 1.5B model): "Suppose ... 'prize' appears in 60% of spam" became a true/false
+    item stating made-up numbers as fact, and "Then P(spam | 'prize') = ... = 0.75" a question without its givens."""
+    from assistant.practice.quiz import anchors
+
+    where = section("02-mathematics.md", "Probability and statistics")
+    sentences = [s for _, s in anchors([where])]
+    assert sentences and not any(s.startswith(("Suppose", "Then")) for s in sentences)
+    assert any(s.startswith("Bayes' theorem") for s in sentences)
+
+
 @pytest.mark.parametrize(
     ("front", "back", "problem"),
     [  # fronts the embedded model wrote (qwen2.5-coder-1.5b), and the faults a front can have

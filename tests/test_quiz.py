@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 from assistant.errors import TutorError
 from assistant.practice.models import LETTERS
 from assistant.practice.quiz import QuizRequest, anchors
-from assistant.practice.sources import NothingRelevantError
+from assistant.practice.sources import NothingRelevantError, neighbouring_material
+from assistant.rag.retrieval import RetrievedChunk
 from tests.conftest import REPO
 from tests.fixtures.practice.fake_model import PracticeModel
 from tests.fixtures.practice.helpers import env_for, practice_settings, practice_tutor
@@ -253,6 +254,20 @@ def test_when_a_topics_material_runs_out_the_quiz_widens_to_its_stage_and_says_s
     ]
     wide = [d for d in drafts if "> Cross-validation" not in d]
     assert wide and all("about cross-validation" not in d for d in wide)  # asked about their own section
+
+
+def test_widening_leaves_out_study_plans():
+    """Seen in the audit (probability widened, 1.5B model): "What is the duration of each week in the study plan?"."""
+    from tests.test_flashcards import section
+
+    class Stage2:  # what the index returns for stage 2, the study plan ranked first
+        def retrieve(self, query: str, top_k: int, stage: int | None = None) -> list[RetrievedChunk]:
+            found = [section("02-mathematics.md", h) for h in ("How to study this stage", "Linear algebra")]
+            return [c.model_copy(update={"stage": 2}) for c in found]
+
+    used = [section("02-mathematics.md", "Probability and statistics").model_copy(update={"stage": 2})]
+    more, _ = neighbouring_material(Stage2(), "probability", used, roadmap=None)  # type: ignore[arg-type]
+    assert [c.heading for c in more] == ["Linear algebra"]
 
 
 def test_a_quiz_that_fits_its_topic_does_not_widen(tutor):

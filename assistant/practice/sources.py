@@ -39,10 +39,13 @@ _MARKUP = re.compile(r"\*\*|__|`|\[([^\]]*)\]\([^)]*\)")
 
 
 SELF_CHECK = re.compile(r"^you know it when\b", re.I)  # a stage's self-test line, not a fact to remember
+# A worked example's set-up is not a fact: "Suppose ... 'prize' appears in 60% of spam" became a true/false item
+# stating made-up numbers as truth, and its "Then P(spam | 'prize') = ... = 0.75" a question without its givens.
+SUPPOSITION = re.compile(r"^(suppose|imagine|assume|say|let'?s say|picture|for (?:example|instance), suppose)\b", re.I)
 # A key sentence must stand alone: "Evidently and NannyML compute these reports" means nothing without the sentence
 # before it.
 REFERS_BACK = re.compile(
-    r"^(this|these|that|those|it|its|they|their|such|both|here)\b"
+    r"^(this|these|that|those|it|its|they|their|such|both|here|then|so|thus|hence)\b"
     r"|\b(these|those|them|that last|the above|above|the same (?:idea|way|thing))\b",
     re.I,
 )
@@ -58,7 +61,12 @@ def stands_alone(sentence: str) -> bool:
 
     Seen on the embedded model: "You know it when you can derive the gradient ... by hand" became a quiz keyed
     "by hand"; "Evidently and NannyML compute these reports" made a flashcard that meant nothing alone."""
-    return whole(sentence) and not SELF_CHECK.match(sentence) and not REFERS_BACK.search(sentence)
+    return (
+        whole(sentence)
+        and not SELF_CHECK.match(sentence)
+        and not SUPPOSITION.match(sentence)
+        and not REFERS_BACK.search(sentence)
+    )
 
 
 def key_sentences(text: str, min_words: int = SENTENCE_WORDS[0]) -> list[str]:
@@ -149,7 +157,8 @@ def neighbouring_material(
         return [], []
     seen = {c.id for c in used}
     found = retriever.retrieve(query, top_k=max(limit * 6, 24), stage=stages.pop())
-    extra = [c for c in found if c.id not in seen and usable(c)][:limit]
+    # study plans and resource lists are not quiz material: "the duration of each week in the study plan"
+    extra = [c for c in found if c.id not in seen and usable(c) and not STUDY_SECTIONS.search(c.heading_path)][:limit]
     labels: list[str] = []
     for chunk in extra:
         label = topic_label(chunk, roadmap)
