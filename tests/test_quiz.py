@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from assistant.errors import TutorError
 from assistant.practice.models import LETTERS
 from assistant.practice.quiz import QuizRequest, anchors
-from assistant.practice.sources import NothingRelevantError, neighbouring_material
+from assistant.practice.sources import NothingRelevantError, about_the_subject, neighbouring_material
 from assistant.rag.retrieval import RetrievedChunk
 from tests.conftest import REPO
 from tests.fixtures.practice.fake_model import PracticeModel
@@ -144,6 +144,23 @@ def test_true_false_and_short_answer_quizzes(tutor):
     assert all(not q.options and q.answer.lower() in q.source_text.lower() for q in short.questions)
 
 
+def test_true_false_keys_stay_balanced_when_the_model_writes_only_true_statements(tutor, model):
+    """The audit: 19 of 20 true/false items were keyed True, so answering "True" always scored 95%."""
+    model.only_true = 4
+    tf = tutor.quizzes.make(QuizRequest(topic="bias-variance trade-off", n=4, type="true-false"))
+    keys = [q.answer for q in tf.questions]
+    assert keys.count("True") == 2 and keys.count("False") == 2
+    assert tf.drop_reasons.get("true-false-balance", 0) >= 1  # a true draft past two was not kept
+
+
+def test_a_model_that_writes_only_true_statements_still_fills_the_quiz_and_says_so(tutor, model):
+    model.only_true = 99
+    tf = tutor.quizzes.make(QuizRequest(topic="bias-variance trade-off", n=2, type="true-false"))
+    assert [q.answer for q in tf.questions] == ["True", "True"]
+    assert "Most statements are true" in tf.note and "  " not in tf.note
+    assert tf.dropped == tf.drop_reasons["true-false-balance"]  # the spare put back is no longer a drop
+
+
 def test_a_stage_without_a_topic_quizzes_that_stage(tutor):
     quiz = tutor.quizzes.make(QuizRequest(stage=1, n=2))
     assert all(q.stage == 1 for q in quiz.questions)
@@ -268,6 +285,20 @@ def test_widening_leaves_out_study_plans():
     used = [section("02-mathematics.md", "Probability and statistics").model_copy(update={"stage": 2})]
     more, _ = neighbouring_material(Stage2(), "probability", used, roadmap=None)  # type: ignore[arg-type]
     assert [c.heading for c in more] == ["Linear algebra"]
+
+
+def test_course_and_book_notes_are_no_quiz_material_and_a_chunk_with_no_whole_sentence_gives_no_anchor():
+    """The audit (transformers and MLOps, 1.5B model): "What is the quickest route to fine-tuning?" keyed "free
+    courses" from the course notes, and "Vision Transformers apply the same idea ..." from a chunk's opening."""
+    from tests.test_flashcards import section
+
+    courses = section("13-certifications-courses-books.md", "Courses")
+    courses = courses.model_copy(update={"heading_path": "Certifications, courses and books > Courses"})
+    attention = section("06-deep-learning.md", "Transformers and attention")
+    assert about_the_subject([courses, attention]) == [attention]
+    assert about_the_subject([courses]) == [courses]  # asked for courses, courses it is
+    leaning = attention.model_copy(update={"id": "vit", "text": "Vision Transformers (ViT) apply the same idea."})
+    assert [c.id for c, _ in anchors([leaning, attention])] == [attention.id] * len(anchors([attention]))
 
 
 def test_a_quiz_that_fits_its_topic_does_not_widen(tutor):

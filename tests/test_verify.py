@@ -109,6 +109,28 @@ def test_wrong_answers_the_key_sentence_states_are_left_out():
     assert not stated_in("train on the test set", sentence)
 
 
+def test_wrong_answers_the_keys_own_sentence_states_are_left_out_when_the_anchor_is_another():
+    # the audit (regularisation, 1.5B model): drafted on the weight-decay sentence, keyed from batch norm's
+    batch_norm = (
+        "Batch normalisation: normalises each feature over the mini-batch, then applies a learned scale and shift; "
+        "it stabilises training, permits higher learning rates and uses running averages at inference."
+    )
+    anchor = "Weight decay: shrinks weights towards zero every step."
+    chunk = RetrievedChunk(id="c1", text=f"{anchor}\n{batch_norm}", score=0.5, source="s.md", doc_id="s", title="DL",
+                           heading="DL", heading_path="DL")  # fmt: skip
+    draft = mcq(
+        question="What does batch normalisation do after normalising each feature?",
+        correct="applies a learned scale and shift",
+        wrong=("permits higher learning rates", "stabilises training", "drops random units", "clips the gradient"),
+    )
+    assert QuizService._verify(draft, anchor, chunk, [])[1] == "ambiguous-options"  # two of four were true
+    wrong = ["permits higher learning rates", "drops random units", "clips the gradient", "adds noise to the labels"]
+    three = draft.model_copy(update={"wrong_answers": wrong})
+    tidy, reason, evidence = QuizService._verify(three, anchor, chunk, [])
+    assert reason is None and evidence == batch_norm
+    assert isinstance(tidy, McqDraft) and "permits higher learning rates" not in tidy.wrong_answers
+
+
 def test_a_key_much_longer_than_every_wrong_answer_is_dropped_as_a_giveaway():
     long_key = "Derivatives, partial derivatives, the gradient, the chain rule and the Jacobian"
     draft = mcq(
@@ -160,6 +182,32 @@ def test_a_key_that_repeats_the_stems_words_is_found_without_the_source():
     assert verify_draft(draft, source, source, "c1", [])[0] == "key-echoes-stem"
     one_word = mcq(question="Which penalty, not L2, sets some weights to exactly zero?")
     assert verify_draft(one_word, ANCHOR, SOURCE, "c1", [])[0] != "key-echoes-stem"  # one shared word is no clue
+
+
+def test_a_question_about_another_sentence_than_its_evidence_is_dropped():
+    # the audit (feature engineering, 1.5B model): asked about sine/cosine encoding, keyed from the binning sentence
+    source = (
+        "Encode cyclical values with sine and cosine so that 23:00 sits next to 00:00. Binning: age bands or "
+        "quantile bins (KBinsDiscretizer) let linear models capture non-linear effects."
+    )
+    draft = mcq(
+        question="What is the purpose of encoding cyclical values with sine and cosine in feature engineering?",
+        correct="to capture non-linear effects",
+        wrong=("to improve model performance", "to create new features", "to reduce dimensionality"),
+    )
+    binning = source.split(". ", 1)[1]
+    assert verify_draft(draft, binning, source, "c1", [])[0] == "stem-off-evidence"
+    on = mcq(question="How should cyclical values such as the hour be encoded?", correct="with sine and cosine",
+             wrong=("with one-hot columns", "with their logarithm", "with polynomial terms"))  # fmt: skip
+    assert verify_draft(on, source.split(". ")[0] + ".", source, "c1", [])[0] is None
+
+
+def test_a_question_about_the_prompt_is_dropped():
+    # the audit (feature engineering, 1.5B model)
+    draft = mcq(question="Which penalty is mentioned in the key sentence as setting weights to exactly zero?")
+    assert verify_draft(draft, ANCHOR, SOURCE, "c1", [])[0] == "about-the-prompt"
+    statement = TrueFalseDraft(statement="According to the text, L1 regularisation selects features.", is_true=True)
+    assert verify_draft(statement, ANCHOR, SOURCE, "c1", [])[0] == "about-the-prompt"
 
 
 def test_a_statement_with_an_answer_attached_is_not_a_question():

@@ -20,7 +20,6 @@ from assistant.accounting.estimate import CostEstimate, CostEstimator, enforce_m
 from assistant.errors import TutorError
 from assistant.practice.drafting import DraftingLoop, Progress
 from assistant.practice.drafts import FlashcardDraft, schema_of
-from assistant.practice.interview import ABOUT_THE_PROMPT
 from assistant.practice.models import Deck, Question, stable_id
 from assistant.practice.prompts import flashcard_messages
 from assistant.practice.quiz import anchors
@@ -33,7 +32,7 @@ from assistant.practice.sources import (
     topic_of,
 )
 from assistant.practice.structured import complete_structured
-from assistant.practice.verify import content_words, is_duplicate, word_stem
+from assistant.practice.verify import ABOUT_THE_PROMPT, content_words, is_duplicate, word_stem
 from assistant.rag.retrieval import RetrievedChunk, Retriever, cosine
 from assistant.roadmap import Roadmap
 

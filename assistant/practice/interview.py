@@ -12,7 +12,6 @@ missing, suggests a follow-up question and cites sources.
 from __future__ import annotations
 
 import random
-import re
 from datetime import UTC, datetime
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
@@ -44,7 +43,15 @@ from assistant.practice.sources import (
     roadmap_topic,
 )
 from assistant.practice.structured import Meter, complete_structured
-from assistant.practice.verify import DUPLICATE_MATCH, content_words, normalize, word_stem
+from assistant.practice.verify import (
+    ABOUT_THE_PROMPT,
+    DUPLICATE_MATCH,
+    GENERIC,
+    content_words,
+    normalize,
+    stems_of,
+    word_stem,
+)
 from assistant.rag.guard import guard_source
 from assistant.rag.retrieval import RetrievedChunk, Retriever
 from assistant.roadmap import Roadmap
@@ -77,29 +84,18 @@ STAGE_LEVELS: dict[InterviewLevel, tuple[str, ...]] = {
 # Sections that list study resources or study plans: read for the learner, but no answer to an interview
 # question is judged by "free courses on transformers" or "spend six weeks". Used only when the material
 # has other sections.
-# Words nearly every question and statement here shares: a rubric point must share others with its question.
-GENERIC = frozenset({"model", "machi", "learn", "data", "ml", "syste", "engin"})  # as word_stem gives them
-# A question that talks about the prompt ("the key_points array", "the statements above") is not one an
-# interviewer would ask.
-ABOUT_THE_PROMPT = re.compile(
-    r"key_points|\bjson\b|statements? above|numbered statements?|\brubric\b|\bthe (?:study|source) material\b", re.I
-)
-
-
-def _stems(text: str) -> set[str]:
-    return {word_stem(w) for w in content_words(text)}
 
 
 def on_question(point: str, question: str) -> bool:
     """A rubric point shares at least two specific content words (by prefix) with its question: one
     shared word ("transformers") let a list of courses stand as the rubric of a question on attention."""
-    return len((_stems(point) & _stems(question)) - GENERIC) >= 2
+    return len((stems_of(point) & stems_of(question)) - GENERIC) >= 2
 
 
 def states_point(point: str, question: str, answer: str) -> bool:
     """The answer restates the point: at least two, and ``POINT_STATED`` of, the point's content words
     that are not already in the question (so echoing the question earns nothing)."""
-    asked, said = _stems(question), _stems(answer)
+    asked, said = stems_of(question), stems_of(answer)
     words = [w for w in dict.fromkeys(word_stem(w) for w in content_words(point)) if w not in asked]
     hits = sum(w in said for w in words)
     return hits >= 2 and hits >= POINT_STATED * len(words) - 1e-9
@@ -120,9 +116,9 @@ def rubric_for(
     if kind == "behavioural":
         return chosen
     points = [p for p in chosen if on_question(p[0], question)]
-    asked = _stems(question)
+    asked = stems_of(question)
     shared = sorted(
-        ((len(_stems(s) & asked), i) for i, (s, _) in enumerate(statements) if statements[i] not in points),
+        ((len(stems_of(s) & asked), i) for i, (s, _) in enumerate(statements) if statements[i] not in points),
         key=lambda pair: (-pair[0], pair[1]),
     )
     for count, i in shared:

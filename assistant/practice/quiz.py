@@ -8,6 +8,7 @@ output, verifies each (``verify``), regenerates within a bound, and reports what
 from __future__ import annotations
 
 import random
+from collections import Counter
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -35,6 +36,7 @@ from assistant.practice.verify import (
     Positions,
     arrange,
     stem_and_key,
+    supporting_sentence,
     tidy_options,
     verify_draft,
 )
@@ -76,9 +78,10 @@ def max_drafts(n: int) -> int:
 
 def anchors(chunks: list[RetrievedChunk]) -> list[tuple[RetrievedChunk, str]]:
     """(chunk, key sentence) pairs, best chunk first and round-robin over chunks, each sentence once."""
-    per_chunk = [
-        [(c, s) for s in key_sentences(c.text) if stands_alone(s)] or [(c, c.text.strip()[:400])] for c in chunks
-    ]
+    per_chunk = [[(c, s) for s in key_sentences(c.text) if stands_alone(s)] for c in chunks]
+    if not any(per_chunk):  # no sentence stands alone anywhere: the best chunk's opening, as a last resort
+        return [(chunks[0], chunks[0].text.strip()[:400])] if chunks else []
+    # (a chunk without one gives none: its opening made "Vision Transformers apply the same idea ..." an item)
     out: list[tuple[RetrievedChunk, str]] = []
     for i in range(max(len(p) for p in per_chunk)):
         out += [p[i] for p in per_chunk if i < len(p)]
@@ -178,7 +181,10 @@ class QuizService:
     ) -> tuple[Draft, str | None, str]:
         """(the draft with three tidy wrong answers where it is multiple choice, the reason to drop it, evidence)."""
         if isinstance(draft, McqDraft):
-            tidy = tidy_options(draft, sentence=sentence)
+            # wrong answers are checked against the sentence that states the key too, when that is another one:
+            # "permits higher learning rates" stood beside batch norm's key, from the key's own sentence
+            stating = supporting_sentence(draft.correct_answer, sentence, chunk.text)
+            tidy = tidy_options(draft, sentence=sentence if stating in (None, sentence) else f"{sentence}\n{stating}")
             if tidy is None:
                 return draft, "ambiguous-options", sentence
             draft = tidy
@@ -220,6 +226,8 @@ class QuizService:
         pairs = anchors(chunks)
         own = len(pairs)  # anchors in the topic's own material; more come from its stage when these run out
         widened: list[str] | None = None  # section labels the quiz was widened to, once
+        half = -(-request.n // 2)  # at most this many true/false items with the same key, while others can come
+        spares: list[Question] = []
 
         def draft_one(i: int) -> Question | str | None:
             nonlocal widened
@@ -229,6 +237,8 @@ class QuizService:
             if i >= len(pairs):
                 return None
             chunk, sentence = pairs[i]
+            # Asked for a false statement, the 1.5B model mostly copies the sentence and marks it false (the check
+            # drops it): asking for the key a quiz is short of left a 3-item quiz with 1. Requests stay random.
             make_true = next(truths) == 0 if request.type == "true-false" else None
             # a widened anchor is asked about its own section: the quiz's topic named over another section's
             # sentence made "Cross-validation does not decompose the error into bias and variance", keyed False
@@ -244,10 +254,26 @@ class QuizService:
             reason = reason or self.checker.check(
                 self.build(draft, chunk, evidence, request, self.rng.randrange(4)), loop.meter
             )
-            return reason or self.build(draft, chunk, evidence, request, next(positions))
+            if reason:
+                return reason
+            question = self.build(draft, chunk, evidence, request, next(positions))
+            # true/false keys stay balanced: 19 of the audit's 20 were True, so "True" always scored 95%; an item
+            # past the half is kept aside and used only if the quiz would otherwise be short
+            if request.type == "true-false" and sum(q.answer == question.answer for q in loop.items) >= half:
+                spares.append(question)
+                return "true-false-balance"
+            return question
 
         loop.run(draft_one)
         note = loop.note
+        if len(loop.items) < request.n and spares:
+            back = spares[: request.n - len(loop.items)]
+            loop.items += back
+            loop.reasons["true-false-balance"] -= len(back)
+            loop.reasons += Counter()  # drops the reason when no such draft is left out
+            note = (
+                f"{note} Most statements are {spares[0].answer.lower()}: too few of the other kind passed the checks."
+            ).strip()
         if len(loop.items) < request.n and not note:
             note = f"Only {len(loop.items)} of {request.n} questions passed verification" + (
                 " (the material on this topic ran out)." if loop.exhausted else "."

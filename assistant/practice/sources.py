@@ -19,7 +19,11 @@ SKIP_HEADINGS = {"resources"}  # link lists: nothing to ask about
 # Sections about studying rather than the subject (resource notes, week-by-week plans): questions and rubrics
 # come from the other sections of a topic when it has any ("What is the duration of the six-week study
 # period?", "Goku Mohandas's free course takes one project ...", seen on the MLOps quiz).
-STUDY_SECTIONS = re.compile(r"\b(resources|sources|how to study|further reading)\b", re.IGNORECASE)
+# Course, book and certification notes are study resources too: "What is the quickest route to fine-tuning?"
+# keyed "free courses", from the Hugging Face course note, in the audit's transformers quiz.
+STUDY_SECTIONS = re.compile(
+    r"\b(resources|sources|how to study|further reading|courses|books|certifications?)\b", re.IGNORECASE
+)
 
 
 def about_the_subject(found: list[RetrievedChunk]) -> list[RetrievedChunk]:

@@ -50,6 +50,15 @@ _VERB_AFTER_SUBJECT = re.compile(
     r"^\s*\S+.*?\b(is|are|was|were|has|have|had|does|do|did|can|cannot|will|would|should|must|may|might)\b",
     re.IGNORECASE,
 )
+# Words nearly every question and statement here shares: they tie a question to nothing in particular.
+GENERIC = frozenset({"model", "machi", "learn", "data", "ml", "syste", "engin"})  # as word_stem gives them
+# An item that talks about the prompt ("the key_points array", "the statements above", "mentioned in the key
+# sentence") is not one a teacher would ask.
+ABOUT_THE_PROMPT = re.compile(
+    r"key_points|\bjson\b|statements? above|numbered statements?|\brubric\b|\bthe (?:study|source) material\b"
+    r"|\bkey sentence\b|\b(?:according to|mentioned in|stated in|given in|in|from) the (?:source|text|passage)\b",
+    re.I,
+)
 CATCH_ALL = re.compile(
     r"\b(all|none|both|neither) of (the|these|them|those)\b|\b[a-d] and [a-d]\b|^\s*(both|neither|all|none)\W*$",
     re.IGNORECASE,
@@ -69,6 +78,17 @@ def word_stem(word: str) -> str:
     """Suffixes stripped, then the first five letters: "weeks"/"week", "normalisation"/"normalize"."""
     root = text_stem(word)
     return root[:5] if len(root) > 5 else root
+
+
+def stems_of(text: str) -> set[str]:
+    return {word_stem(w) for w in content_words(text)}
+
+
+def on_evidence(stem: str, key: str, evidence: str) -> bool:
+    """The question shares a specific word (beyond the key's and generic ones) with the sentence that states its
+    key: "What is the purpose of encoding cyclical values with sine and cosine?" keyed from the binning sentence,
+    or "the effect of increasing max_depth" from the regularisation sentence, share none."""
+    return bool(((stems_of(stem) - stems_of(key)) & stems_of(evidence)) - GENERIC)
 
 
 def grounding(answer: str, source_text: str) -> float:
@@ -217,6 +237,8 @@ def verify_draft(
     stem, key = stem_and_key(draft)
     if not stem or len(stem) > MAX_STEM_CHARS or not key:
         return "malformed-question", anchor
+    if ABOUT_THE_PROMPT.search(stem):
+        return "about-the-prompt", anchor
     if not isinstance(draft, TrueFalseDraft) and "?" not in stem:
         return "not-a-question", anchor  # a statement with an answer attached ("X adds a penalty." -> "trade-off")
     if isinstance(draft, McqDraft):
@@ -240,10 +262,12 @@ def verify_draft(
         return "answer-not-in-source", anchor
     if not isinstance(draft, TrueFalseDraft) and grounding(key, stem) >= GIVEAWAY:
         return "answer-in-question", evidence
+    if not isinstance(draft, TrueFalseDraft) and not on_evidence(stem, key, evidence):
+        return "stem-off-evidence", evidence
     named = [t for t in named_terms(stem) if t.lower() not in about.lower()]
     if not isinstance(draft, TrueFalseDraft) and named and not any(t.lower() in evidence.lower() for t in named):
         return "stem-off-evidence", evidence  # "What is the learning rate in SGD?" keyed to Adam's default
-    if is_duplicate(stem, key, chunk_id, accepted):
+    if is_duplicate(stem, claim, chunk_id, accepted):  # two true statements of one chunk are not one item
         return "duplicate", evidence
     return None, evidence
 
