@@ -85,11 +85,14 @@ def sidebar(store: ConversationStore, current: Conversation) -> None:
         chats = store.recent()
         ids = [c.id for c in chats]
         titles = {c.id: c.title for c in chats}
-        key = f"chats-{current.id}"
+        key = "chats"
+        # The radio shows the open chat, set here on every run: a key per chat ("chats-<id>") let the browser
+        # send the previous radio's choice for the new one after "New chat", and the next question went to the
+        # chat left behind (seen in the follow-up browser test with chromium 156.0.8078.129).
+        st.session_state[key] = current.id if current.id in ids else (ids[0] if ids else None)
         st.radio(
             "Your conversations",
             ids,
-            index=ids.index(current.id) if current.id in ids else 0,
             format_func=lambda i: plain_label(titles.get(i, "?")),
             key=key,
             # Only the learner's click opens another chat: reading the radio's value on every run opened
