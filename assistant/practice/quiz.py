@@ -274,10 +274,11 @@ class QuizService:
             note = (
                 f"{note} Most statements are {spares[0].answer.lower()}: too few of the other kind passed the checks."
             ).strip()
-        if len(loop.items) < request.n and not note:
-            note = f"Only {len(loop.items)} of {request.n} questions passed verification" + (
+        if len(loop.items) < request.n and not loop.note:  # short, and not because of the cost limit
+            only = f"Only {len(loop.items)} of {request.n} questions passed verification" + (
                 " (the material on this topic ran out)." if loop.exhausted else "."
             )
+            note = f"{note} {only}".strip()
         if widened and loop.drafted > own:
             note = f"The material on '{plan.topic}' ran out, so the quiz also drew on: {', '.join(widened)}. {note}"
         loop.require_items(
