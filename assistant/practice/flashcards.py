@@ -32,7 +32,7 @@ from assistant.practice.sources import (
     topic_of,
 )
 from assistant.practice.structured import complete_structured
-from assistant.practice.verify import ABOUT_THE_PROMPT, content_words, is_duplicate, word_stem
+from assistant.practice.verify import ABOUT_THE_PROMPT, is_duplicate, stems_of
 from assistant.rag.retrieval import RetrievedChunk, Retriever, cosine
 from assistant.roadmap import Roadmap
 
@@ -84,8 +84,8 @@ def front_problem(front: str, back: str) -> str | None:
         return "not-a-question"
     if ABOUT_THE_PROMPT.search(front) or re.search(r"\b(the|this) (statement|text|sentence|passage)\b", front, re.I):
         return "about-the-prompt"
-    back_stems = {word_stem(w) for w in content_words(back)}
-    front_stems = {word_stem(w) for w in content_words(front)}
+    back_stems = stems_of(back)
+    front_stems = stems_of(front)
     if not back_stems & front_stems:
         return "off-the-statement"
     if len(back_stems & front_stems) / max(1, len(back_stems)) >= GIVEAWAY:

@@ -96,7 +96,7 @@ def grounding(answer: str, source_text: str) -> float:
     words = content_words(answer)
     if not words:
         return 0.0
-    present = {word_stem(w) for w in content_words(source_text)}
+    present = stems_of(source_text)
     return sum(word_stem(w) in present for w in words) / len(words)
 
 
@@ -116,10 +116,10 @@ def option_kind(option: str) -> str:
 
 def key_echoes_stem(stem: str, key: str, wrong: list[str]) -> bool:
     """The blind check: with no source, the key is the option that repeats the question's words."""
-    asked = {word_stem(w) for w in content_words(stem)}
+    asked = stems_of(stem)
 
     def shared(option: str) -> int:
-        return len({word_stem(w) for w in content_words(option)} & asked)
+        return len(stems_of(option) & asked)
 
     return shared(key) - max((shared(w) for w in wrong), default=0) >= ECHO_MARGIN
 
