@@ -135,6 +135,7 @@ class Tutor:
             min_score=self.settings.min_relevance,
             max_tokens=self.settings.max_answer_tokens,
             evidence_tokens=self.settings.evidence_tokens,
+            key_points=self.settings.key_points,
         )
 
     @cached_property

@@ -75,6 +75,7 @@ class Settings(BaseSettings):
     vector_weight: float = Field(1.0, ge=0, le=1000, alias="VECTOR_WEIGHT")
     lexical_weight: float = Field(1.0, ge=0, le=1000, alias="LEXICAL_WEIGHT")
     evidence_tokens: int = Field(250, ge=50, le=8000, alias="EVIDENCE_TOKENS")
+    key_points: int = Field(3, ge=0, le=10, alias="KEY_POINTS")  # evidence sentences quoted after an answer
     chunk_size: int = Field(200, ge=64, le=4096, alias="CHUNK_SIZE")
     chunk_overlap: int = Field(30, ge=0, le=1024, alias="CHUNK_OVERLAP")
 

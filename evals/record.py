@@ -76,6 +76,8 @@ def _settings_snapshot(s: Settings) -> dict[str, str | int | float]:
         "chunk_size": s.chunk_size,
         "chunk_overlap": s.chunk_overlap,
         "max_answer_tokens": s.max_answer_tokens,
+        "evidence_tokens": s.evidence_tokens,
+        "key_points": s.key_points,
         "temperature": s.temperature,
         "embedding_model": s.embedding_model,
         "local_n_ctx": s.n_ctx,

@@ -28,6 +28,9 @@ def make_settings(tmp_path: Path) -> Any:
             "DATA_DIR": tmp_path / "data",
             "MODEL_CACHE_DIR": MODELS_DIR,
             "KNOWLEDGE_DIR": REPO / "knowledge",
+            # The answer pipeline's tests read the checked answer itself; quoted key points (on by default)
+            # are tested in test_key_points.py and test_e2e_local.py.
+            "KEY_POINTS": 0,
         }
         values.update(overrides)
         return load_settings(env_file=None, **values)
@@ -95,6 +98,7 @@ def fake_server_env(fake: FakeOpenAI, data_dir: Path, **extra: str) -> dict[str,
         "CHAT_MODEL": "gpt-4o-mini",
         "LLM_MAX_RETRIES": "0",
         "DATA_DIR": str(data_dir),
+        "KEY_POINTS": "0",
         **extra,
     }
 
@@ -108,6 +112,7 @@ def use_fake_server(monkeypatch: pytest.MonkeyPatch, settings: Settings, fake: F
         "CHAT_MODEL": "gpt-4o-mini",
         "OPENAI_BASE_URL": fake.base_url,
         "OPENAI_API_KEY": fake.api_key,
+        "KEY_POINTS": "0",
         **extra,
     }
     for key, value in env.items():

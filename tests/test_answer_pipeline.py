@@ -265,6 +265,7 @@ def test_tutor_chat_keeps_the_thread(fake_openai, mini_corpus, embedder, make_se
         "DATA_DIR": str(settings.data_dir),
         "MODEL_CACHE_DIR": str(settings.models_dir),
         "KNOWLEDGE_DIR": str(settings.knowledge_dir),
+        "KEY_POINTS": "0",
     }
     proc = subprocess.run(
         [sys.executable, "-m", "ui.cli", "chat"],

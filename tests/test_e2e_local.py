@@ -18,7 +18,7 @@ def no_network():
 def test_ingest_and_ask_offline_on_the_embedded_model(make_settings, mini_corpus, local_model_path, no_network):
     from assistant.embedding.minilm import load_embedder
 
-    settings = make_settings(MAX_ANSWER_TOKENS=120)
+    settings = make_settings(MAX_ANSWER_TOKENS=120, KEY_POINTS=3)
     ingest_folder(settings, mini_corpus, load_embedder())
     tutor = Tutor(settings)
     answer = tutor.answers.ask("What maths do I need before deep learning?")
@@ -26,6 +26,8 @@ def test_ingest_and_ask_offline_on_the_embedded_model(make_settings, mini_corpus
     assert answer.text and not answer.declined
     assert answer.citations, answer.text
     assert {c.doc_id for c in answer.citations} == {"maths-basics"}
+    passages = " ".join(c.passage for c in answer.retrieved)
+    assert all(p.rsplit(" [", 1)[0] in passages and p in answer.text for p in answer.key_points)  # quoted as is
     assert answer.usage.prompt_tokens > 100 and answer.usage.completion_tokens > 0
     (row,) = tutor.ledger.rows(kind="chat")  # embedding calls (ingest, the query) have rows too
     assert row.provider == "local" and row.cost_usd == 0 and row.prompt_tokens == answer.usage.prompt_tokens

@@ -6,6 +6,7 @@ import re
 
 from assistant.accounting.money import format_usd
 from assistant.rag.answer import Answer
+from assistant.rag.key_points import HEADER as KEY_POINTS_HEADER
 from assistant.rag.sanitize import no_images
 
 _TAG = re.compile(r"<[^>\n]{0,200}>")
@@ -79,9 +80,19 @@ def format_interrupted(error: BaseException) -> str:
     return f"[answer interrupted: {reason.rstrip('.')}; the text above is incomplete and unchecked]"
 
 
+def split_key_points(answer: Answer) -> tuple[str, str]:
+    """The checked answer's own text, and the block of quoted key points after it ("" when none)."""
+    marker = f"\n\n{KEY_POINTS_HEADER}\n"
+    if answer.key_points and marker in answer.text:
+        body, _, points = answer.text.rpartition(marker)
+        return body, f"{KEY_POINTS_HEADER}\n{points}"
+    return answer.text, ""
+
+
 def replaces_stream(answer: Answer, shown: str) -> bool:
-    """Whether the checked answer differs from the text a stream already showed (and must replace it)."""
-    return answer.text.strip() != shown.strip()
+    """Whether the checked answer differs from the text a stream already showed (and must replace it); the
+    key points after it are added below the stream, not a change to it."""
+    return split_key_points(answer)[0].strip() != shown.strip()
 
 
 def highlighted_passage(passage: str, supporting: list[str]) -> str:

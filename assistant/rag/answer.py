@@ -33,6 +33,7 @@ from assistant.rag.evidence import GAP, count_tokens, select_evidence
 from assistant.rag.figures import stated_figures, unsupported_figures
 from assistant.rag.followup import standalone_question
 from assistant.rag.guard import guard_question, guard_source
+from assistant.rag.key_points import format_key_points, key_points
 from assistant.rag.prompts import DECLINE_TEXT, DECLINE_WITH_EVIDENCE, answer_messages, retry_messages
 from assistant.rag.retrieval import RetrievalTrace, RetrievedChunk, Retriever
 from assistant.rag.sanitize import linkable, sanitize_answer
@@ -144,6 +145,10 @@ class Answer(BaseModel):
     continued_from: str = Field(
         default="", description="the answer so far that this one continues (`more` after a cut answer)"
     )
+    key_points: list[str] = Field(
+        default_factory=list,
+        description="evidence sentences added after the answer, word for word with their source numbers",
+    )
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -212,6 +217,7 @@ class AnswerService:
         min_score: float = 0.25,
         max_tokens: int = 512,
         evidence_tokens: int = 250,
+        key_points: int = 3,
         support: SupportParams | None = None,
     ) -> None:
         self.retriever = retriever
@@ -219,6 +225,7 @@ class AnswerService:
         self.min_score = min_score
         self.max_tokens = max_tokens
         self.evidence_tokens = evidence_tokens
+        self.key_points = key_points
         self.support = support or SupportParams()
 
     # -- before the model ------------------------------------------------------------------------
@@ -390,6 +397,9 @@ class AnswerService:
             text = self._decline_with_evidence(prepared) if self._strong(prepared) else DECLINE_TEXT
         elif not prepared.continued and (not _has_words(text) or self._figure_unanswered(prepared, draft, text)):
             text, declined = self._decline_with_evidence(prepared), True
+        points = [] if declined or prepared.continued or draft.cut else self._key_points(prepared, draft, text)
+        if points:
+            text = f"{text}\n\n{format_key_points(points)}"
         numbers = cited_numbers(text, len(chunks))
         return Answer(
             question=prepared.asked,
@@ -417,7 +427,15 @@ class AnswerService:
             max_tokens=self.max_tokens,
             unfinished=draft.unfinished,
             continued_from=prepared.continued,
+            key_points=[f"{sentence} [{n}]" for n, sentence in points],
         )
+
+    def _key_points(self, prepared: Prepared, draft: Draft, text: str) -> list[tuple[int, str]]:
+        """The evidence sentences most on the question that the checked answer does not already say."""
+        matched = [s.evidence for s in draft.support if s.checked and s.supported]
+        asked = prepared.search_query or prepared.question
+        embedder = self.retriever.embedder
+        return key_points(asked, prepared.chunks, embedder, text, matched, limit=self.key_points)
 
     def _declined(self, question: str, prepared: Prepared, started: float) -> Answer:
         ignored = guard_question(question).removed

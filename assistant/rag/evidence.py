@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 LEXICAL_WEIGHT = 0.5
 RANK_DECAY = 0.03  # a small preference for sentences from better-ranked chunks
 GAP = " … "
-_POINTS_BACK = re.compile(
+POINTS_BACK = re.compile(
     r"^(?:this|that|these|those|it|its|they|their|them|such|however|but|so|also|then|instead|otherwise|"
     r"here|there|both|each|the latter|the former)\b",
     re.IGNORECASE,
@@ -105,7 +105,7 @@ def select_evidence(
     used = 0
     for _, ci, si in reversed(scored):
         wanted = [(ci, si)]
-        if si > 0 and _POINTS_BACK.match(by_pos[(ci, si)].lstrip("-*+ 0123456789.)")):
+        if si > 0 and POINTS_BACK.match(by_pos[(ci, si)].lstrip("-*+ 0123456789.)")):
             wanted.insert(0, (ci, si - 1))
         cost = sum(count_tokens(by_pos[p]) + 1 for p in wanted if p not in kept)
         if used + cost > budget:

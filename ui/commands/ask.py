@@ -25,7 +25,14 @@ def _show_stream(handle: AnswerStream, *, can_continue: bool = False) -> Answer:
     A cut answer gets a notice under it; a stream that breaks off keeps what it showed, marked as interrupted,
     and its error goes on (one line on stderr from the caller)."""
     from assistant.errors import TutorError
-    from ui.render import format_answer_footer, format_cut_notice, format_interrupted, format_sources, replaces_stream
+    from ui.render import (
+        format_answer_footer,
+        format_cut_notice,
+        format_interrupted,
+        format_sources,
+        replaces_stream,
+        split_key_points,
+    )
 
     shown: list[str] = []
     try:
@@ -41,9 +48,12 @@ def _show_stream(handle: AnswerStream, *, can_continue: bool = False) -> Answer:
     typer.echo("")
     answer = handle.answer
     assert answer is not None
+    body, points = split_key_points(answer)
     if replaces_stream(answer, "".join(shown)):
         typer.echo("\n-- checked against the sources; the answer is --")
-        typer.echo(answer.text)
+        typer.echo(body)
+    if points:
+        typer.echo(f"\n{points}")
     notice = format_cut_notice(answer, can_continue=can_continue)
     if notice:
         typer.echo(notice)
