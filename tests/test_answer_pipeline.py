@@ -80,6 +80,9 @@ def test_no_dangling_marker_lines(tutor, fake_openai):
     replies(fake_openai, "Linear algebra is the language of neural networks [1].\n\n[1] [2][3]\n-\n")
     answer = tutor.answers.ask(QUESTION)
     assert answer.text == "Linear algebra is the language of neural networks [1]."
+    # seen in the 2026-12-07 recording: the model opens its own sources list and leaves it empty
+    replies(fake_openai, "Linear algebra is the language of neural networks [1].\n\n**Sources:** \n")
+    assert tutor.answers.ask(QUESTION).text == "Linear algebra is the language of neural networks [1]."
 
 
 def test_a_bare_decline_after_an_answer_goes(tutor, fake_openai):

@@ -573,6 +573,10 @@ def _valid_markers(text: str, sources: int) -> str:
     return CITE.sub(lambda m: m.group(0) if 1 <= int(m.group(1)) <= sources else "", text)
 
 
+# A heading the model opens and never fills (its sources list, say, which the app shows on its own).
+_EMPTY_HEADING = re.compile(r"\s*[*_#]*\s*(?:sources?|references?|citations?)\s*[*_]*:?[*_]*\s*", re.IGNORECASE)
+
+
 def _tidy(text: str) -> str:
     """Blank runs collapsed, lines left with only markers or list bullets dropped (code fences kept)."""
     lines = [
@@ -581,6 +585,8 @@ def _tidy(text: str) -> str:
         if re.search(r"[A-Za-z0-9]", CITE.sub("", line)) or not line.strip() or line.lstrip().startswith("```")
     ]
     lines = [line for line in lines if not re.fullmatch(r"\s*(?:[-*+]|\d{1,2}[.)])\s*", line)]
+    while lines and (not lines[-1].strip() or _EMPTY_HEADING.fullmatch(lines[-1])):  # "Sources:" with nothing after
+        lines.pop()
     if sum(line.lstrip().startswith("```") for line in lines) % 2:  # a block cut off by the token limit
         lines.append("```")
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
