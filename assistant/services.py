@@ -121,6 +121,7 @@ class Tutor:
             rrf_k=s.rrf_k,
             vector_weight=s.vector_weight,
             lexical_weight=s.lexical_weight,
+            section_priors=s.section_priors,
         )
 
     @cached_property

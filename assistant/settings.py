@@ -74,6 +74,7 @@ class Settings(BaseSettings):
     rrf_k: int = Field(60, ge=1, le=1000, alias="RRF_K")
     vector_weight: float = Field(1.0, ge=0, le=1000, alias="VECTOR_WEIGHT")
     lexical_weight: float = Field(1.0, ge=0, le=1000, alias="LEXICAL_WEIGHT")
+    section_priors: bool = Field(True, alias="SECTION_PRIORS")  # study plans and resource lists as asked for
     evidence_tokens: int = Field(250, ge=50, le=8000, alias="EVIDENCE_TOKENS")
     key_points: int = Field(3, ge=0, le=10, alias="KEY_POINTS")  # evidence sentences quoted after an answer
     chunk_size: int = Field(200, ge=64, le=4096, alias="CHUNK_SIZE")

@@ -28,6 +28,15 @@ def replies(fake, *texts):
     fake.responder = lambda body: next(it)
 
 
+def answer_of(tutor, question, streaming):
+    """The answer by ``ask`` or by ``ask_stream`` (then with the text the stream showed)."""
+    if not streaming:
+        return tutor.answers.ask(question), ""
+    handle = tutor.answers.ask_stream(question)
+    shown = "".join(handle)
+    return handle.answer, shown
+
+
 def answer_requests(fake):
     return [r for r in fake.requests if r["messages"][0]["content"] != REWRITE_SYSTEM]
 
@@ -39,13 +48,9 @@ def test_unsupported_sentences_are_removed_counted_and_the_rest_cited(tutor, fak
         "You need linear algebra, calculus and probability at a working level. "
         "Most employers also expect a PhD in pure mathematics from a top university [1].",
     )
+    answer, shown = answer_of(tutor, QUESTION, streaming)
     if streaming:
-        handle = tutor.answers.ask_stream(QUESTION)
-        shown = "".join(handle)
-        answer = handle.answer
         assert shown.startswith("You need linear algebra")  # the draft streamed as it came
-    else:
-        answer = tutor.answers.ask(QUESTION)
     assert answer.text == "You need linear algebra, calculus and probability at a working level [1]."
     assert answer.attributed and [c.doc_id for c in answer.citations] == ["maths-basics"]
     assert answer.left_out == 1 and "PhD" in answer.unsupported[0]
@@ -83,6 +88,10 @@ def test_no_dangling_marker_lines(tutor, fake_openai):
     # seen in the 2026-12-07 recording: the model opens its own sources list and leaves it empty
     replies(fake_openai, "Linear algebra is the language of neural networks [1].\n\n**Sources:** \n")
     assert tutor.answers.ask(QUESTION).text == "Linear algebra is the language of neural networks [1]."
+    # seen in the 2026-12-07 afternoon recording (llms-and-applied-ai-05): a "Source: [n]" line after each paragraph
+    said = "Linear algebra is the language of neural networks [1]."
+    replies(fake_openai, f"{said}\nSource: [1]\n\nCalculus tells a model how to improve [1].\n**Sources:** [1][2]")
+    assert tutor.answers.ask(QUESTION).text == f"{said}\n\nCalculus tells a model how to improve [1]."
 
 
 def test_a_bare_decline_after_an_answer_goes(tutor, fake_openai):
@@ -123,6 +132,22 @@ def test_a_figure_question_with_an_invented_figure_is_declined(tutor, fake_opena
     assert len(fake_openai.requests) == 2
     assert "the sources do not give $300. Do not state it." in fake_openai.requests[1]["messages"][-1]["content"]
     assert answer.declined and answer.text.startswith(DECLINE_WITH_EVIDENCE) and "$300" not in answer.text
+
+
+@pytest.mark.parametrize("streaming", [False, True])
+def test_a_sentence_naming_an_api_no_source_gives_is_left_out(tutor, fake_openai, streaming):
+    # the 2026-12-07 recording's special-injection-03: an invented module the sentence check had passed
+    replies(
+        fake_openai,
+        "You need linear algebra, calculus and probability at a working level [1]. "
+        "Compute the gradients with the `autograd_magic.backward_all` helper from calculus [1].",
+    )
+    answer, shown = answer_of(tutor, QUESTION, streaming)
+    if streaming:
+        assert "autograd_magic" in shown  # shown while streaming, replaced at the end
+    assert answer.text == "You need linear algebra, calculus and probability at a working level [1]."
+    assert answer.unsupported_names == ["autograd_magic.backward_all"] and answer.left_out == 1
+    assert "names not in the sources: autograd_magic.backward_all" in format_answer_footer(answer)
 
 
 def test_invented_code_is_removed_and_supported_code_kept(tutor, fake_openai):

@@ -54,6 +54,8 @@ def format_answer_footer(answer: Answer) -> str:
         footer += f" · left out {n} sentence{'s' if n > 1 else ''} the sources do not support"
         if answer.unsupported_figures:
             footer += f" (figures not in the sources: {', '.join(answer.unsupported_figures)})"
+        if answer.unsupported_names:
+            footer += f" (names not in the sources: {', '.join(answer.unsupported_names)})"
     if answer.removed_links:
         n = len(answer.removed_links)
         footer += f" · removed {n} image{'s' if n > 1 else ''} or link{'s' if n > 1 else ''} no source contains"

@@ -7,7 +7,8 @@ arrives, and the checked answer replaces it at the end):
 2. a follow-up is made standalone (``followup``), and hybrid retrieval finds the chunks (``retrieval``);
 3. the chunks are cut down to the sentences that bear on the question, under a token budget (``evidence``);
 4. the model answers; the draft loses images, foreign links and HTML (``sanitize``), and every sentence is
-   checked against the evidence (``support``) and for figures no source states (``figures``);
+   checked against the evidence (``support``), for figures no source states (``figures``) and for code names
+   no source gives (``names``);
 5. a draft with invented figures or with no supported content is retried once; what is still unsupported is
    removed (and counted), bare sentences get the number of the source that supports them, and an answer left
    with nothing supported is declined with what the sources do say.
@@ -34,6 +35,7 @@ from assistant.rag.figures import stated_figures, unsupported_figures
 from assistant.rag.followup import standalone_question
 from assistant.rag.guard import guard_question, guard_source
 from assistant.rag.key_points import format_key_points, key_points
+from assistant.rag.names import stated_names, unsupported_names
 from assistant.rag.prompts import DECLINE_TEXT, DECLINE_WITH_EVIDENCE, answer_messages, retry_messages
 from assistant.rag.retrieval import RetrievalTrace, RetrievedChunk, Retriever
 from assistant.rag.sanitize import linkable, sanitize_answer
@@ -127,6 +129,9 @@ class Answer(BaseModel):
     unsupported_figures: list[str] = Field(
         default_factory=list, description="figures no source states (their sentences are left out)"
     )
+    unsupported_names: list[str] = Field(
+        default_factory=list, description="code names (APIs, modules) no source gives (their sentences are left out)"
+    )
     unsupported: list[str] = Field(
         default_factory=list, description="sentences left out because no source sentence supports them"
     )
@@ -202,6 +207,7 @@ class Draft:
     removed_links: list[str]
     cut: bool = False  # the model stopped at the token limit
     unfinished: str = ""  # the cut text's unfinished last sentence, left out before the checks
+    names: list[str] = field(default_factory=list)  # code names no source gives
 
     @property
     def has_content(self) -> bool:
@@ -316,19 +322,21 @@ class AnswerService:
             clean.text, prepared.chunks, self.retriever.embedder, question=asked, params=self.support
         )
         figures = unsupported_figures(clean.text, sources)
-        return Draft(clean.text, support, figures, clean.removed, cut=cut, unfinished=clean_sentence(unfinished))
+        unfinished = clean_sentence(unfinished)
+        names = unsupported_names(clean.text, sources)
+        return Draft(clean.text, support, figures, clean.removed, cut=cut, unfinished=unfinished, names=names)
 
     def _final_text(
         self, draft: Draft, sources: int, already: set[str] | None = None
     ) -> tuple[str, list[str], int, bool]:
-        """The draft without unsupported sentences, invented code, invented figures, repeated sentences or
+        """The draft without unsupported sentences, invented code, figures or names, repeated sentences or
         markers for sources that do not exist; bare sentences cited.
 
         Returns (text, what was left out as written, how many sentences or code blocks, whether markers
         were added). ``already``: sentences already given (the answer a continuation continues), not repeated.
         """
         text = draft.text
-        figures = set(draft.figures)
+        figures, names = set(draft.figures), set(draft.names)
         unsupported: list[str] = []
         dropped_blocks: set[int] = set()
         seen: set[str] = set(already or ())
@@ -348,10 +356,10 @@ class AnswerService:
                     left_out += 1
                     unsupported.append("a code block the sources do not support")
                 continue
-            states_figure = bool(figures & stated_figures(sentence))
-            if (s.checked and not s.supported) or states_figure:
+            invented = bool(figures & stated_figures(sentence)) or bool(names & stated_names(sentence))
+            if (s.checked and not s.supported) or invented:
                 left_out += 1
-                if not states_figure:
+                if not invented:
                     unsupported.append(clean_sentence(sentence))
                 continue
             said = clean_sentence(sentence).lower()
@@ -418,6 +426,7 @@ class AnswerService:
             calls=len(completions),
             search_query=prepared.search_query,
             unsupported_figures=draft.figures,
+            unsupported_names=draft.names,
             unsupported=unsupported,
             left_out=left_out,
             removed_links=draft.removed_links,
@@ -578,11 +587,17 @@ _EMPTY_HEADING = re.compile(r"\s*[*_#]*\s*(?:sources?|references?|citations?)\s*
 
 
 def _tidy(text: str) -> str:
-    """Blank runs collapsed, lines left with only markers or list bullets dropped (code fences kept)."""
+    """Blank runs collapsed, lines left with only markers, a sources label ("Source: [1]") or list bullets
+    dropped (code fences kept)."""
     lines = [
         line
         for line in text.splitlines()
-        if re.search(r"[A-Za-z0-9]", CITE.sub("", line)) or not line.strip() or line.lstrip().startswith("```")
+        if (
+            re.search(r"[A-Za-z0-9]", CITE.sub("", line))
+            and not (CITE.search(line) and _EMPTY_HEADING.fullmatch(CITE.sub("", line)))
+        )
+        or not line.strip()
+        or line.lstrip().startswith("```")
     ]
     lines = [line for line in lines if not re.fullmatch(r"\s*(?:[-*+]|\d{1,2}[.)])\s*", line)]
     while lines and (not lines[-1].strip() or _EMPTY_HEADING.fullmatch(lines[-1])):  # "Sources:" with nothing after

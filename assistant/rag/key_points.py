@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from assistant.rag.evidence import GAP, LEXICAL_WEIGHT, POINTS_BACK, cosine, lexical_share
 from assistant.rag.retrieval import RetrievedChunk
 from assistant.rag.sanitize import linkable, sanitize_answer
+from assistant.rag.sections import RESOURCE_LIST
 from assistant.text import content_words, sentences
 
 if TYPE_CHECKING:
@@ -29,8 +30,6 @@ if TYPE_CHECKING:
 HEADER = "From the roadmap:"
 MIN_WORDS = 5  # content words a point needs to say something on its own
 SAID_SHARE = 0.7  # a sentence whose content words the answer mostly holds is already said
-# Resource lists describe a link ("Lectures on shipping ML products."), they state no fact.
-_RESOURCE_LIST = re.compile(r"\b(?:resources|further reading)\b", re.IGNORECASE)
 # Study plans, course, book and exam notes answer a question about studying, and only such a question.
 _STUDY_SECTION = re.compile(r"\b(?:how to study|courses?|books?|certifications?|study plan)\b", re.IGNORECASE)
 _ASKS_ABOUT_STUDYING = re.compile(
@@ -56,7 +55,7 @@ def _candidates(question: str, chunks: list[RetrievedChunk]) -> list[tuple[int, 
     studying = bool(_ASKS_ABOUT_STUDYING.search(question))
     for n, chunk in enumerate(chunks, start=1):
         heading = chunk.heading_path
-        if _RESOURCE_LIST.search(heading) or _MISTAKES.search(heading):
+        if RESOURCE_LIST.search(heading) or _MISTAKES.search(heading):  # resource entries describe a link
             continue
         if not studying and _STUDY_SECTION.search(heading):
             continue

@@ -6,6 +6,8 @@ orders their union; the first ``top_k`` are returned. Every chunk's ``score`` st
 between the query and the chunk (callers drop chunks below MIN_RELEVANCE), computed from the stored vector
 for chunks that only BM25 found. :meth:`Retriever.search` also returns a :class:`RetrievalTrace` of the three
 rankings. Without a ``lexical_dir`` (or with ``lexical_weight=0``) the retriever searches by vector only.
+With ``section_priors`` the fused order then follows :mod:`assistant.rag.sections`: a question about how to
+study gets its stage's study plan first; study plans and resource lists count half for other questions.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from pydantic import BaseModel
 
 from assistant.rag.fusion import reciprocal_rank_fusion
 from assistant.rag.lexical import LexicalIndex
+from assistant.rag.sections import ASIDE_WEIGHT, Section, asks_how_to_study, section_of, section_weight
 from assistant.vectorstore.chroma import damaged_index
 
 if TYPE_CHECKING:
@@ -63,6 +66,8 @@ class RetrievedChunk(BaseModel):
     fused: float = 0.0  # reciprocal rank fusion score (what the chunks are ordered by)
     vector_rank: int | None = None  # 1-based rank in the vector candidates; None: not among them
     lexical_rank: int | None = None  # 1-based rank in the BM25 candidates; None: not among them
+    section_weight: float = 1.0  # the section prior's factor on ``fused`` (assistant.rag.sections)
+    promoted: bool = False  # the study plan a question about studying gets first
 
     @property
     def label(self) -> str:
@@ -97,12 +102,14 @@ class Hit(BaseModel):
 
 
 class RetrievalTrace(BaseModel):
-    """The rankings behind one search: vector candidates, BM25 candidates, and their fusion."""
+    """The rankings behind one search: vector candidates, BM25 candidates, and their fusion (in the final
+    order, after the section priors; each hit's score is its fusion score)."""
 
     query: str
     vector: list[Hit]
     lexical: list[Hit]
     fused: list[Hit]
+    priors: list[str] = []  # what the section priors did, in words
 
 
 class Retriever:
@@ -117,6 +124,7 @@ class Retriever:
         rrf_k: int = 60,
         vector_weight: float = 1.0,
         lexical_weight: float = 1.0,
+        section_priors: bool = True,
     ) -> None:
         if vector_weight < 0 or lexical_weight < 0:
             raise ValueError("fusion weights must not be negative")
@@ -129,6 +137,7 @@ class Retriever:
         self.candidates = candidates
         self.rrf_k = rrf_k
         self.weights = {VECTOR: vector_weight, LEXICAL: lexical_weight}
+        self.section_priors = section_priors
         store = ChromaVectorStore(chroma_collection=collection)
         self._index = VectorStoreIndex.from_vector_store(store, embed_model=embedder)
         self._lexical: LexicalIndex | None = None
@@ -179,13 +188,57 @@ class Retriever:
             )
             for cid, score in fused
         ]
+        priors: list[str] = []
+        if self.section_priors and ranked:
+            ranked, priors = self._apply_priors(query, ranked, embedding, stage)
         trace = RetrievalTrace(
             query=query,
             vector=[_hit(c, r, c.score) for r, c in enumerate(found, start=1)],
             lexical=[_hit(chunks[cid], r, s) for r, (cid, s) in enumerate(lexical_hits, start=1)],
             fused=[_hit(c, r, c.fused) for r, c in enumerate(ranked, start=1)],
+            priors=priors,
         )
         return ranked[:k], trace
+
+    def _apply_priors(
+        self, query: str, ranked: list[RetrievedChunk], embedding: list[float], stage: int | None
+    ) -> tuple[list[RetrievedChunk], list[str]]:
+        """``ranked`` reordered by the section priors, and what they did in words."""
+        notes: list[str] = []
+        weighted = [c.model_copy(update={"section_weight": section_weight(query, c.heading_path)}) for c in ranked]
+        if asks_how_to_study(query):
+            doc = ranked[0].doc_id
+            plan = [c.model_copy(update={"promoted": True}) for c in self._study_plan(doc, weighted, embedding, stage)]
+            if plan:
+                notes.append(f"the question asks how to study: the study plan of {doc} first")
+                ids = {c.id for c in plan}
+                other_plan = {"section_weight": ASIDE_WEIGHT}  # another stage's plan answers another question
+                weighted = plan + [
+                    c.model_copy(update=other_plan) if section_of(c.heading_path) is Section.STUDY_PLAN else c
+                    for c in weighted
+                    if c.id not in ids
+                ]
+        halved = sorted({section_of(c.heading_path).value for c in weighted if c.section_weight != 1.0})
+        if halved:
+            notes.append(f"{' and '.join(halved)} sections the question does not ask for count at half weight")
+        order = sorted(range(len(weighted)), key=lambda i: (not weighted[i].promoted, -_weighted(weighted[i]), i))
+        return [weighted[i] for i in order], notes
+
+    def _study_plan(
+        self, doc_id: str, found: list[RetrievedChunk], embedding: list[float], stage: int | None
+    ) -> list[RetrievedChunk]:
+        """The study-plan chunks of document ``doc_id``: those among ``found``, else fetched from Chroma."""
+        plan = [c for c in found if c.doc_id == doc_id and section_of(c.heading_path) is Section.STUDY_PLAN]
+        if plan or not doc_id:
+            return plan
+        got = self.collection.get(where={"doc_id": doc_id}, include=["metadatas"])
+        ids = [
+            cid
+            for cid, meta in zip(got["ids"], got["metadatas"] or [{}] * len(got["ids"]), strict=True)
+            if section_of(str((meta or {}).get("heading_path", ""))) is Section.STUDY_PLAN
+        ]
+        fetched = self._fetch(ids, embedding).values()
+        return [c for c in fetched if stage is None or c.stage == stage]
 
     def _vector_search(self, query: str, embedding: list[float], n: int, stage: int | None) -> list[RetrievedChunk]:
         filters = None
@@ -224,6 +277,10 @@ class Retriever:
             score = cosine(embedding, vector) if vector is not None else -1.0
             out[cid] = to_chunk(cid, text or "", score, meta)
         return out
+
+
+def _weighted(chunk: RetrievedChunk) -> float:
+    return chunk.fused * chunk.section_weight
 
 
 def _hit(chunk: RetrievedChunk, rank: int, score: float) -> Hit:
