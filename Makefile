@@ -16,7 +16,7 @@ LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=ON -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DG
 LLAMA_PORTABLE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
 LLAMA_CHECKED := $(VENV)/.llama-checked
 
-.PHONY: help setup system-deps browser-deps model llama-portable index run test lint typecheck check evals bench clean
+.PHONY: help setup system-deps browser-deps model llama-portable index run test lint typecheck check evals bench bench-quick clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -94,8 +94,11 @@ evals: model  ## re-record the eval suite on the real model, score, report, comp
 	$(BIN)/tutor evals replay
 	$(if $(UPDATE_BASELINE),$(BIN)/tutor evals report --update-baseline)
 
-bench: index  ## run the benchmarks under bench/
+bench: index  ## run the benchmarks under bench/ (ingest, answer latency vs raw llama.cpp; ~25 min)
 	$(BIN)/python -m bench.run
+
+bench-quick: index  ## a short benchmark run (one ingest, 8 golden questions; under 5 min)
+	$(BIN)/python -m bench.run --quick
 
 clean:  ## remove the virtual environment (data/ and the model cache stay)
 	rm -rf $(VENV)

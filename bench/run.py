@@ -1,14 +1,29 @@
-"""`make bench`: every benchmark under bench/, one after the other (arguments go to each)."""
+"""`make bench` / `make bench-quick`: the benchmarks under bench/, one after the other.
+
+    .venv/bin/python -m bench.run [--quick]
+
+Full: ingest (3 runs of knowledge/, 3 synthetic 5,000-chunk runs) and answer latency over every golden question
+(about 25 min on 2 cores). Quick (under 5 min): one knowledge/ ingest run and 8 golden questions.
+The llama.cpp build comparison (bench/llama_build_bench.py) needs a second install and runs on its own.
+"""
 
 from __future__ import annotations
 
-import sys
+import argparse
 
-from bench import ingest_bench
+from bench import answer_bench, ingest_bench
 
 
-def main() -> None:
-    ingest_bench.main(sys.argv[1:])
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a short run (under 5 min)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        ingest_bench.main(["--runs", "1", "--synthetic-runs", "0"])
+        answer_bench.main(["--limit", "8"])
+    else:
+        ingest_bench.main([])
+        answer_bench.main([])
 
 
 if __name__ == "__main__":

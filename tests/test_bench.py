@@ -1,0 +1,36 @@
+"""The answer benchmark's arithmetic (bench/answer_bench.py): percentiles and the pipeline/raw ratios, on rows
+shaped as the bench writes them. The timings themselves are measured by `make bench`, never asserted here."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.answer_bench import percentile, summary, table
+
+
+def test_percentile_interpolates_between_ranks():
+    assert percentile([], 50) == 0.0
+    assert percentile([3.0], 95) == 3.0
+    assert percentile([1.0, 2.0, 3.0, 4.0], 50) == pytest.approx(2.5)
+    assert percentile([1.0, 2.0, 3.0, 4.0, 5.0], 95) == pytest.approx(4.8)
+    assert percentile([5.0, 1.0, 3.0], 0) == 1.0 and percentile([5.0, 1.0, 3.0], 100) == 5.0
+
+
+def row(first: float, total: float, raw_first: float, raw_total: float, *, declined: bool = False) -> dict:
+    pipeline = {"first_text_s": first, "total_s": total, "declined": declined, "prompt_tokens": 400}
+    return (
+        {"pipeline": pipeline}
+        if declined
+        else {"pipeline": pipeline, "raw": {"first_text_s": raw_first, "total_s": raw_total}}
+    )
+
+
+def test_summary_pairs_each_answer_with_its_raw_run_and_keeps_declines_apart():
+    rows = [row(2.0, 10.0, 2.0, 8.0), row(3.0, 12.0, 2.0, 12.0), row(0.1, 0.1, 0, 0, declined=True)]
+    s = summary(rows)
+    assert s["questions"] == 3 and s["answered"] == 2
+    assert s["pipeline_first_text_s_p50"] == pytest.approx(2.5)
+    assert s["total_ratio_p50"] == pytest.approx((10 / 8 + 12 / 12) / 2)
+    assert s["first_text_ratio_p50"] == pytest.approx((1.0 + 1.5) / 2)
+    assert s["declined_total_s_p50"] == pytest.approx(0.1)
+    assert "| first answer text (s) | 2.50 |" in table(s)
