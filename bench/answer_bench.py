@@ -124,9 +124,10 @@ def table(s: dict[str, float]) -> str:
         "",
         f"pipeline / raw, median per question: whole answer {s.get('total_ratio_p50', 0):.2f}x, "
         f"first text {s.get('first_text_ratio_p50', 0):.2f}x",
-        f"prompt tokens per answer, median: {s['prompt_tokens_p50']:.0f}; "
-        f"a declined question takes {s['declined_total_s_p50']:.2f} s (median)",
+        f"prompt tokens per answer, median: {s['prompt_tokens_p50']:.0f}",
     ]
+    if s["questions"] > s["answered"]:
+        lines.append(f"a declined question takes {s['declined_total_s_p50']:.2f} s (median)")
     return "\n".join(lines)
 
 
