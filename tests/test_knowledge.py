@@ -148,7 +148,10 @@ def corpus_retriever(tmp_path_factory, embedder):
 
     settings = load_settings(env_file=None, DATA_DIR=tmp_path_factory.mktemp("corpus-data"))
     ingest_folder(settings, KNOWLEDGE, embedder)
-    return Retriever(open_collection(open_client(settings), settings), embedder, top_k=3)
+    # as the tutor searches: hybrid (vector + BM25) with the section priors
+    return Retriever(
+        open_collection(open_client(settings), settings), embedder, top_k=3, lexical_dir=settings.lexical_dir
+    )
 
 
 def test_every_stage_has_a_probe_question():
