@@ -221,8 +221,7 @@ class Retriever:
         halved = sorted({section_of(c.heading_path).value for c in weighted if c.section_weight != 1.0})
         if halved:
             notes.append(f"{' and '.join(halved)} sections the question does not ask for count at half weight")
-        order = sorted(range(len(weighted)), key=lambda i: (not weighted[i].promoted, -_weighted(weighted[i]), i))
-        return [weighted[i] for i in order], notes
+        return sorted(weighted, key=lambda c: (not c.promoted, -_weighted(c))), notes  # stable: ties keep fused order
 
     def _study_plan(
         self, doc_id: str, found: list[RetrievedChunk], embedding: list[float], stage: int | None
