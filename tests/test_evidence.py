@@ -47,3 +47,18 @@ def test_a_code_block_is_kept_whole_or_not_at_all(embedder):
 def test_the_best_sentence_is_kept_even_over_budget(embedder):
     [found] = select_evidence("How should I split data for forecasting?", [chunk(SPLITS, 1)], embedder, 1)
     assert found.text.startswith("For forecasting, split by time")
+
+
+def test_the_better_ranked_chunk_fills_the_budget_first(embedder):
+    """Retrieval ranked the day-to-day section first; a job-market sentence sharing more of the question's words
+    must not take its place (the recorded ml-engineer-role-01 kept a lead-in and lost what the job is)."""
+    week = (
+        "Most of the job is engineering around a model rather than inventing new models. Building data pipelines: "
+        "writing SQL and Python that pull training data and produce features."
+    )
+    market = "Demand for AI and machine learning specialists is expected to rise around 40% by 2027."
+    question = "What does a machine learning engineer do day to day?"
+    found = select_evidence(question, [chunk(week, 1), chunk(market, 2)], embedder, 36)
+    assert [c.id for c in found] == ["c1"] and "Building data pipelines" in found[0].text
+    swapped = select_evidence(question, [chunk(market, 1), chunk(week, 2)], embedder, 36)
+    assert "40%" in swapped[0].text  # the order retrieval gave decides, not the wording alone

@@ -2,9 +2,10 @@
 
 A 1.5B model reads five whole chunks badly: it picks up the wrong figure or the neighbouring topic. So each
 chunk is cut into sentences, and each sentence is scored by MiniLM similarity to the question plus the share
-of the question's content words it contains. The best sentences are kept, best first, until the token
-budget is spent; a kept sentence that opens by pointing back ("This", "It", "However") brings the sentence
-before it along, so it still makes sense. Within a chunk the kept sentences stay in document order, and
+of the question's content words it contains, less a penalty per retrieval rank (``RANK_DECAY``), so the best
+chunk's sentences come first. The best sentences are kept, best first, until the token budget is spent; a kept
+sentence that opens by pointing back ("This", "It", "However") brings the sentence before it along, so it still
+makes sense. Within a chunk the kept sentences stay in document order, and
 chunks keep their retrieval order, so the prompt is still numbered by source chunk. Chunks with nothing
 kept are left out, so the numbers the model sees are the numbers its citations resolve to.
 """
@@ -26,7 +27,11 @@ if TYPE_CHECKING:
     from llama_index.core.base.embeddings.base import BaseEmbedding
 
 LEXICAL_WEIGHT = 0.5
-RANK_DECAY = 0.03  # a small preference for sentences from better-ranked chunks
+# Retrieval's fused rank (both searches, section priors) judges which section answers better than one sentence's
+# similarity does: a lower-ranked chunk's sentence must beat a better-ranked one's by this much per rank. Measured
+# on the golden set's key facts (share held by the evidence, 250 tokens): 0.03 -> 0.709, 0.1 -> 0.748,
+# 0.3 -> 0.794, 1.0 -> 0.800; 0.3 still lets a clearly better sentence of a later chunk in (multi-hop questions).
+RANK_DECAY = 0.3
 GAP = " … "
 POINTS_BACK = re.compile(
     r"^(?:this|that|these|those|it|its|they|their|them|such|however|but|so|also|then|instead|otherwise|"
