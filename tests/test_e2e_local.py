@@ -47,3 +47,28 @@ def test_schema_constrained_output_is_valid_json(local_model_path):
     out = llm.complete([Message(role="user", content="Is k-means supervised? Reply in JSON.")], json_schema=schema)
     data = json.loads(out.text)
     assert set(data) == {"term", "is_supervised"} and isinstance(data["is_supervised"], bool)
+
+
+def test_the_kept_system_turn_changes_no_reply_and_is_reused(local_model_path):
+    """The system turn stays in the llama.cpp context between calls (prefix.py); a reply must depend only on its
+    own messages: the same after a cold start, after another question with the same system turn (reused), and
+    after a different system turn (evaluated afresh), streamed or not."""
+    from assistant.llm.base import Message
+    from assistant.llm.prefix import prepare_context
+
+    llm = LocalChatModel(local_model_path, "qwen2.5-coder-1.5b", n_ctx=1024, default_max_tokens=32)
+    tutor_rules = "You are a study assistant. Answer in one short sentence."
+    other_rules = "You write quiz questions about machine learning."
+
+    def ask(system: str, question: str) -> list[Message]:
+        return [Message(role="system", content=system), Message(role="user", content=question)]
+
+    first, second = ask(tutor_rules, "What is overfitting?"), ask(tutor_rules, "What does a GPU speed up?")
+    cold = llm.complete(first).text
+    after_same = llm.complete(second).text
+    llm.complete(ask(other_rules, "Write a question about recall."))
+    assert llm.complete(first).text == cold  # after a different system turn
+    assert "".join(llm.stream(second)) == after_same  # after the same one (kept), streamed
+    assert llm._worker.call(lambda m: prepare_context(m, first))  # the context held the tutor's system turn
+    assert not llm._worker.call(lambda m: prepare_context(m, ask(other_rules, "Another question?")))
+    assert not llm._worker.call(lambda m: prepare_context(m, [Message(role="user", content="No system turn.")]))

@@ -4,7 +4,8 @@ One ``Llama`` instance per model file per process (loading maps 1 GB of weights)
 own worker thread (``worker.ModelWorker``): a llama.cpp context is not thread-safe, and two threads in
 it abort the process. Every session of the app, and every thread of any caller, queues there. Token
 counting, which accounting does on any thread at any time, uses a separate vocabulary-only copy of the
-model under its own lock, so a count never waits behind a generation. Structured output uses
+model under its own lock, so a count never waits behind a generation. The system turn is kept in the context
+between calls and evaluated apart from the rest of the prompt every time (``prefix``). Structured output uses
 llama.cpp's JSON-schema grammar, which small models need to produce valid JSON reliably.
 """
 
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.llm.base import ChatModel, Completion, Message, Stream, Usage
+from assistant.llm.prefix import prepare_context
 from assistant.llm.worker import ModelWorker
 
 _workers: dict[tuple[str, int, int], ModelWorker[Any]] = {}
@@ -129,7 +131,7 @@ class LocalChatModel(ChatModel):
         start = time.perf_counter()
 
         def run(llm: Any) -> dict[str, Any]:
-            llm.reset()
+            prepare_context(llm, messages)
             return llm.create_chat_completion(**args)  # type: ignore[no-any-return]
 
         out = self._worker.call(run)
@@ -155,7 +157,7 @@ class LocalChatModel(ChatModel):
         def generate(llm: Any) -> Generator[str, None, tuple[int, str | None]]:
             """On the worker thread: the pieces, then the context's token count and the finish reason."""
             finish = None
-            llm.reset()
+            prepare_context(llm, messages)
             for chunk in llm.create_chat_completion(stream=True, **args):
                 finish = chunk["choices"][0].get("finish_reason") or finish
                 delta = chunk["choices"][0].get("delta", {}).get("content")
