@@ -1,5 +1,8 @@
 """The composition root: every component built from one Settings object, lazily.
 
+Components that pull in llama-index, Chroma or a model are imported where they are built, so a command that
+needs only the stores (``tutor progress``, ``tutor costs``) starts in a fraction of a second.
+
 UI, CLI, ingest and evals build a ``Tutor`` and take what they need from it. Tests inject their
 own components (a chat model pointed at a fake server, a temp data folder) through the
 constructor instead of patching modules.
@@ -13,26 +16,26 @@ from typing import TYPE_CHECKING
 
 from assistant.accounting.accounted import AccountedChatModel
 from assistant.accounting.budget import Budget
-from assistant.accounting.embedding import AccountedEmbedding, account_embedder
 from assistant.accounting.ledger import Feature, Ledger
 from assistant.accounting.prices import PriceTable
 from assistant.conversations import ConversationStore
 from assistant.llm.base import ChatModel
 from assistant.llm.factory import build_chat_model
-from assistant.practice.flashcards import FlashcardService
-from assistant.practice.interview import InterviewService
 from assistant.practice.progress import ProgressStore
-from assistant.practice.quiz import QuizService
-from assistant.rag.answer import AnswerService
-from assistant.rag.retrieval import Retriever
 from assistant.roadmap import Roadmap, load_roadmap
 from assistant.settings import Settings
-from assistant.vectorstore.chroma import open_client, open_collection
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
     from chromadb.api.models.Collection import Collection
     from llama_index.core.base.embeddings.base import BaseEmbedding
+
+    from assistant.accounting.embedding import AccountedEmbedding
+    from assistant.practice.flashcards import FlashcardService
+    from assistant.practice.interview import InterviewService
+    from assistant.practice.quiz import QuizService
+    from assistant.rag.answer import AnswerService
+    from assistant.rag.retrieval import Retriever
 
 
 class Tutor:
@@ -59,6 +62,8 @@ class Tutor:
 
     def embedder_for(self, feature: Feature) -> AccountedEmbedding:
         """The embedding model behind the accounting layer, its calls recorded under ``feature``."""
+        from assistant.accounting.embedding import account_embedder
+
         return account_embedder(
             self.embedder,
             ledger=self.ledger,
@@ -103,14 +108,20 @@ class Tutor:
 
     @cached_property
     def chroma(self) -> ClientAPI:
+        from assistant.vectorstore.chroma import open_client
+
         return open_client(self.settings)
 
     @cached_property
     def collection(self) -> Collection:
+        from assistant.vectorstore.chroma import open_collection
+
         return open_collection(self.chroma, self.settings)
 
     def _retriever(self, feature: Feature) -> Retriever:
         """Hybrid retrieval (vector + BM25) over the collection, its query embeddings recorded under ``feature``."""
+        from assistant.rag.retrieval import Retriever
+
         s = self.settings
         return Retriever(
             self.collection,
@@ -130,6 +141,8 @@ class Tutor:
 
     @cached_property
     def answers(self) -> AnswerService:
+        from assistant.rag.answer import AnswerService
+
         return AnswerService(
             self.retriever,
             self.llm.for_feature("chat"),
@@ -146,6 +159,8 @@ class Tutor:
 
     @cached_property
     def quizzes(self) -> QuizService:
+        from assistant.practice.quiz import QuizService
+
         return QuizService(
             self._retriever("quiz"),
             self.llm.for_feature("quiz"),
@@ -155,6 +170,8 @@ class Tutor:
 
     @cached_property
     def flashcards(self) -> FlashcardService:
+        from assistant.practice.flashcards import FlashcardService
+
         return FlashcardService(
             self._retriever("flashcards"),
             self.llm.for_feature("flashcards"),
@@ -164,6 +181,8 @@ class Tutor:
 
     @cached_property
     def interviews(self) -> InterviewService:
+        from assistant.practice.interview import InterviewService
+
         return InterviewService(
             self._retriever("interview"),
             self.llm.for_feature("interview"),
@@ -187,4 +206,6 @@ class Tutor:
         """See writes made by another process (Chroma caches its client per process)."""
         for name in ("chroma", "collection", "retriever", "answers", "quizzes", "flashcards", "interviews"):
             self.__dict__.pop(name, None)
+        from assistant.vectorstore.chroma import open_client
+
         self.__dict__["chroma"] = open_client(self.settings, fresh=True)

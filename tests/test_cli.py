@@ -44,3 +44,30 @@ def test_ingest_missing_path_fails_without_traceback(tmp_path, monkeypatch):
     result = runner.invoke(app, ["ingest", str(tmp_path / "nope"), "--json"])
     assert result.exit_code == 1
     assert "path does not exist" in result.output
+
+
+LIGHT_RUN = """
+import sys
+from typer.testing import CliRunner
+from ui.cli import app
+result = CliRunner().invoke(app, [sys.argv[1]])
+heavy = sorted(m for m in ("llama_index.core", "chromadb", "llama_cpp", "torch", "openai") if m in sys.modules)
+print(result.exit_code, ",".join(heavy) or "none")
+"""
+
+
+@pytest.mark.parametrize("command", ["progress", "costs", "--help"])
+def test_commands_that_read_only_the_stores_import_no_model_and_no_index(command, tmp_path):
+    """`tutor progress` took 2.6 s of imports (llama-index through the quiz prompts); none of it is needed."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    env = {**os.environ, "DATA_DIR": str(tmp_path / "data"), "KNOWLEDGE_DIR": str(REPO / "knowledge")}
+    proc = subprocess.run(
+        [sys.executable, "-c", LIGHT_RUN, command], capture_output=True, text=True, cwd=REPO, env=env, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split()[-2:] == ["0", "none"], proc.stdout

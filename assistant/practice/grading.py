@@ -13,13 +13,12 @@ import re
 from assistant.errors import StructuredOutputError, TutorError
 from assistant.llm.base import ChatModel
 from assistant.practice.drafts import GradeDraft
-from assistant.practice.models import LETTERS, Grade, GradedBy, Question
+from assistant.practice.models import LETTERS, PASS_SCORE, Grade, GradedBy, Question
 from assistant.practice.prompts import grade_messages
 from assistant.practice.structured import Meter, complete_structured
 from assistant.practice.verify import content_words, normalize, word_stem
 
 MAX_RESPONSE_CHARS = 3000
-PASS_SCORE = 0.6  # a short answer at or above this counts as correct
 _LETTER = re.compile(r"^\(?([A-Da-d])\)?(?:[).:\s]|$)")
 _TRUE = {"t", "true", "yes", "y"}
 _FALSE = {"f", "false", "no", "n"}

@@ -20,6 +20,7 @@ InterviewKind = Literal["conceptual", "applied", "system-design", "behavioural"]
 GradedBy = Literal["exact", "model", "overlap", "empty"]
 FeedbackBy = Literal["model", "overlap", "empty"]
 LETTERS = "ABCD"
+PASS_SCORE = 0.6  # a graded short answer at or above this counts as correct
 
 
 def stable_id(*parts: str) -> str:

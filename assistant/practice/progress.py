@@ -18,8 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from assistant.practice.grading import PASS_SCORE
-from assistant.practice.models import LETTERS, Feedback, Grade, InterviewQuestion, Question
+from assistant.practice.models import LETTERS, PASS_SCORE, Feedback, Grade, InterviewQuestion, Question
 from assistant.practice.schedule import RATING_SCORES, ReviewSchedule
 from assistant.roadmap import Roadmap
 from assistant.sqlite_db import connect
