@@ -94,10 +94,10 @@ evals: model  ## re-record the eval suite on the real model, score, report, comp
 	$(BIN)/tutor evals replay
 	$(if $(UPDATE_BASELINE),$(BIN)/tutor evals report --update-baseline)
 
-bench: index  ## run the benchmarks under bench/ (ingest, answer latency vs raw llama.cpp; ~25 min)
+bench: index  ## run the benchmarks under bench/ (ingest, retrieval at 10k/100k chunks, answer latency vs raw llama.cpp; ~40 min)
 	$(BIN)/python -m bench.run
 
-bench-quick: index  ## a short benchmark run (one ingest, 8 golden questions; under 5 min)
+bench-quick: index  ## a short benchmark run (one ingest, 10k-chunk retrieval, 8 golden questions; under 5 min)
 	$(BIN)/python -m bench.run --quick
 
 clean:  ## remove the virtual environment (data/ and the model cache stay)

@@ -2,8 +2,9 @@
 
     .venv/bin/python -m bench.run [--quick]
 
-Full: ingest (3 runs of knowledge/, 3 synthetic 5,000-chunk runs) and answer latency over every golden question
-(about 25 min on 2 cores). Quick (under 5 min): one knowledge/ ingest run and 8 golden questions.
+Full: ingest (3 runs of knowledge/, 3 synthetic 5,000-chunk runs), retrieval latency at 10,000 and 100,000
+chunks, and answer latency over every golden question (about 35 min on 2 cores). Quick (under 5 min): one
+knowledge/ ingest run, retrieval at 10,000 chunks and 8 golden questions.
 The llama.cpp build comparison (bench/llama_build_bench.py) needs a second install and runs on its own.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench import answer_bench, ingest_bench
+from bench import answer_bench, ingest_bench, retrieval_bench
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -20,9 +21,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.quick:
         ingest_bench.main(["--runs", "1", "--synthetic-runs", "0"])
+        retrieval_bench.main(["--sizes", "10000", "--queries", "30"])
         answer_bench.main(["--limit", "8"])
     else:
         ingest_bench.main([])
+        retrieval_bench.main([])
         answer_bench.main([])
 
 

@@ -34,3 +34,14 @@ def test_summary_pairs_each_answer_with_its_raw_run_and_keeps_declines_apart():
     assert s["first_text_ratio_p50"] == pytest.approx((1.0 + 1.5) / 2)
     assert s["declined_total_s_p50"] == pytest.approx(0.1)
     assert "| first answer text (s) | 2.50 |" in table(s)
+
+
+def test_the_retrieval_bench_searches_a_synthetic_store_both_ways(embedder):
+    """A small run of bench/retrieval_bench.py: the store fills, BM25 is built on the first search, and every
+    question is timed hybrid and vector-only (the sizes that matter run in `make bench`)."""
+    from bench.retrieval_bench import table, time_size
+
+    row = time_size(300, ["How do I start with MLOps?", "What is a transformer?", "gradient drift"], embedder)
+    assert row["chunks"] == 300 and row["hybrid_p95_ms"] > 0 and row["vector_p95_ms"] > 0
+    assert row["ratio_p95"] == pytest.approx(row["hybrid_p95_ms"] / row["vector_p95_ms"])
+    assert "| 300 |" in table([row], 3)
