@@ -101,6 +101,12 @@ def test_decline_detection():
     assert is_decline("The sources do not cover sourdough recipes.", False)
     assert is_decline("I'm sorry, but the roadmap doesn't mention football results.", False)
     assert not is_decline("Chunks should be 200 to 800 tokens long [1].", False)
+    assert is_decline("The roadmap does not cover sourdough. It covers training models [1].", False)  # leads
+    hedged = (  # the recorded cloud-and-scale-01: four sourced sentences, then a hedge the scorer took as a decline
+        "DDP runs one process per GPU and overlaps communication with the backward pass [3]. FSDP is the native "
+        "equivalent of ZeRO stage 3 [1]. The roadmap does not cover the specific differences between them [1]."
+    )
+    assert not is_decline(hedged, False)
 
 
 def test_injection_detection():

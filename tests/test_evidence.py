@@ -62,3 +62,18 @@ def test_the_better_ranked_chunk_fills_the_budget_first(embedder):
     assert [c.id for c in found] == ["c1"] and "Building data pipelines" in found[0].text
     swapped = select_evidence(question, [chunk(market, 1), chunk(week, 2)], embedder, 36)
     assert "40%" in swapped[0].text  # the order retrieval gave decides, not the wording alone
+
+
+def test_neighbouring_list_items_stay_on_their_own_lines(embedder):
+    """Joined with spaces, "them: - New to ML ..." ran the lead-in and the items into one sentence, which the
+    model, the support check and the key points then read as one (the recorded certifications-courses-books-05)."""
+    text = (
+        "Match resources to your situation:\n\n- New to ML, weak maths: the ML Specialization, then Hands-On ML.\n"
+        "- Experienced programmer: fast.ai plus Hands-On ML. Then the Hugging Face courses."
+    )
+    [found] = select_evidence("Which courses should I take to learn ML?", [chunk(text, 1)], embedder, 400)
+    assert found.text.split("\n") == [
+        "Match resources to your situation:",
+        "- New to ML, weak maths: the ML Specialization, then Hands-On ML.",
+        "- Experienced programmer: fast.ai plus Hands-On ML. Then the Hugging Face courses.",
+    ]

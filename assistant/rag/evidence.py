@@ -5,9 +5,10 @@ chunk is cut into sentences, and each sentence is scored by MiniLM similarity to
 of the question's content words it contains, less a penalty per retrieval rank (``RANK_DECAY``), so the best
 chunk's sentences come first. The best sentences are kept, best first, until the token budget is spent; a kept
 sentence that opens by pointing back ("This", "It", "However") brings the sentence before it along, so it still
-makes sense. Within a chunk the kept sentences stay in document order, and
-chunks keep their retrieval order, so the prompt is still numbered by source chunk. Chunks with nothing
-kept are left out, so the numbers the model sees are the numbers its citations resolve to.
+makes sense. Within a chunk the kept sentences stay in document order (neighbours keep the line break between
+them, so list items stay items), and chunks keep their retrieval order, so the prompt is still numbered by source
+chunk. Chunks with nothing kept are left out, so the numbers the model sees are the numbers its citations
+resolve to.
 """
 
 from __future__ import annotations
@@ -59,22 +60,26 @@ def cosine(a: list[float], b: list[float]) -> float:
     return dot / (na * nb) if na and nb else 0.0
 
 
-def _pieces(chunk: RetrievedChunk) -> list[str]:
-    """The sentences of a chunk, a code block kept whole as one piece, headings and bare fences dropped."""
+def _pieces(chunk: RetrievedChunk) -> list[tuple[str, bool]]:
+    """The sentences of a chunk, a code block kept whole as one piece, headings and bare fences dropped; each
+    with whether a line break comes before it in the chunk (a list item, a new paragraph, a code block)."""
     text = chunk.text
     blocks = [m.span() for m in _CODE_BLOCK.finditer(text)]
-    out: list[str] = []
+    out: list[tuple[str, bool]] = []
     taken: set[int] = set()
+    end = 0
     for a, b in sentence_spans(text):
         block = next((i for i, (x, y) in enumerate(blocks) if x <= a < y), None)
         if block is not None:
             if block not in taken:
                 taken.add(block)
-                out.append(text[blocks[block][0] : blocks[block][1]].strip())
+                out.append((text[blocks[block][0] : blocks[block][1]].strip(), True))
+                end = blocks[block][1]
             continue
         piece = text[a:b]
         if not _HEADING.match(piece) and re.search(r"[A-Za-z0-9]", piece.replace("```", "")):
-            out.append(piece)
+            out.append((piece, "\n" in text[end:a]))
+        end = b
     return out
 
 
@@ -91,7 +96,8 @@ def select_evidence(
     budget: int,
 ) -> list[RetrievedChunk]:
     """The chunks cut down to their relevant sentences under ``budget`` tokens (empty chunks dropped)."""
-    sentences = [(ci, si, s) for ci, c in enumerate(chunks) for si, s in enumerate(_pieces(c))]
+    pieces = {(ci, si): p for ci, c in enumerate(chunks) for si, p in enumerate(_pieces(c))}
+    sentences = [(ci, si, text) for (ci, si), (text, _) in pieces.items()]
     if not sentences:
         return []
     # One call for the question and the sentences (MiniLM embeds queries and texts alike).
@@ -127,6 +133,8 @@ def select_evidence(
             continue
         parts = [by_pos[(ci, idx[0])]]
         for prev, si in pairwise(idx):
-            parts.append((" " if si == prev + 1 else GAP) + by_pos[(ci, si)])
+            # neighbours keep the line break between them, so a list stays a list
+            line_break = "\n" if pieces[(ci, si)][1] else " "
+            parts.append((line_break if si == prev + 1 else GAP) + by_pos[(ci, si)])
         out.append(chunk.model_copy(update={"text": "".join(parts)}))
     return out
