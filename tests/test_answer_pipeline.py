@@ -92,6 +92,13 @@ def test_no_dangling_marker_lines(tutor, fake_openai):
     said = "Linear algebra is the language of neural networks [1]."
     replies(fake_openai, f"{said}\nSource: [1]\n\nCalculus tells a model how to improve [1].\n**Sources:** [1][2]")
     assert tutor.answers.ask(QUESTION).text == f"{said}\n\nCalculus tells a model how to improve [1]."
+    # seen in the 2026-12-07 evening recording (llms-and-applied-ai-04): a lead-in whose list items were all
+    # removed as unsupported, leaving blank lines of spaces; the lead-in goes with its list, a kept list stays
+    invented = "- Use a firewall for prompts [1].\n- Rotate your API keys daily [1]."
+    replies(fake_openai, f"Before deep learning you need several kinds of maths: [1]\n{invented}\n \n \n{said}")
+    assert tutor.answers.ask(QUESTION).text == said
+    replies(fake_openai, f"You need these: [1]\n- {said}")
+    assert tutor.answers.ask(QUESTION).text == f"You need these: [1]\n- {said}"
 
 
 def test_a_bare_decline_after_an_answer_goes(tutor, fake_openai):

@@ -586,9 +586,21 @@ def _valid_markers(text: str, sources: int) -> str:
 _EMPTY_HEADING = re.compile(r"\s*[*_#]*\s*(?:sources?|references?|citations?)\s*[*_]*:?[*_]*\s*", re.IGNORECASE)
 
 
+def _dangling_lead_in(line: str, after: list[str]) -> bool:
+    """A line that opens a list ("you can take several steps: [1]") whose list is gone: nothing follows, or
+    after a blank line comes something that is neither a list item nor code."""
+    if not CITE.sub("", line).rstrip().endswith(":"):
+        return False
+    rest = [x for x in after if x.strip()]
+    if not rest:
+        return True
+    opens = re.match(r"\s*(?:[-*+]|\d{1,2}[.)]|```)", rest[0])
+    return not opens and bool(after) and not after[0].strip()
+
+
 def _tidy(text: str) -> str:
-    """Blank runs collapsed, lines left with only markers, a sources label ("Source: [1]") or list bullets
-    dropped (code fences kept)."""
+    """Blank runs collapsed, lines left with only markers, a sources label ("Source: [1]"), list bullets or a
+    lead-in whose list is gone dropped (code fences kept)."""
     lines = [
         line
         for line in text.splitlines()
@@ -600,6 +612,8 @@ def _tidy(text: str) -> str:
         or line.lstrip().startswith("```")
     ]
     lines = [line for line in lines if not re.fullmatch(r"\s*(?:[-*+]|\d{1,2}[.)])\s*", line)]
+    lines = [line if line.strip() else "" for line in lines]
+    lines = [line for i, line in enumerate(lines) if not _dangling_lead_in(line, lines[i + 1 :])]
     while lines and (not lines[-1].strip() or _EMPTY_HEADING.fullmatch(lines[-1])):  # "Sources:" with nothing after
         lines.pop()
     if sum(line.lstrip().startswith("```") for line in lines) % 2:  # a block cut off by the token limit
