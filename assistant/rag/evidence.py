@@ -97,11 +97,11 @@ def select_evidence(
 ) -> list[RetrievedChunk]:
     """The chunks cut down to their relevant sentences under ``budget`` tokens (empty chunks dropped)."""
     pieces = {(ci, si): p for ci, c in enumerate(chunks) for si, p in enumerate(_pieces(c))}
-    sentences = [(ci, si, text) for (ci, si), (text, _) in pieces.items()]
-    if not sentences:
+    if not pieces:
         return []
+    by_pos = {pos: text for pos, (text, _) in pieces.items()}
     # One call for the question and the sentences (MiniLM embeds queries and texts alike).
-    q_vec, *vectors = embedder.get_text_embedding_batch([question, *(s for _, _, s in sentences)])
+    q_vec, *vectors = embedder.get_text_embedding_batch([question, *by_pos.values()])
     q_words = set(content_words(question))
     scored = sorted(
         (
@@ -109,9 +109,8 @@ def select_evidence(
             ci,
             si,
         )
-        for (ci, si, s), vec in zip(sentences, vectors, strict=True)
+        for ((ci, si), s), vec in zip(by_pos.items(), vectors, strict=True)
     )
-    by_pos = {(ci, si): s for ci, si, s in sentences}
     kept: set[tuple[int, int]] = set()
     used = 0
     for _, ci, si in reversed(scored):
