@@ -69,6 +69,21 @@ def test_images_planted_in_a_source_never_reach_a_point(embedder):
     assert "![" not in point and "<b>" not in point and point.startswith("RobustScaler ignores outliers")
 
 
+def test_course_notes_are_points_when_retrieval_puts_one_first(embedder):
+    """A question about courses may name no course word; retrieval knows: its best source is a course note."""
+    asked = "Should I start with fast.ai or with Andrew Ng's Machine Learning Specialization?"
+    course = chunk(
+        "The Machine Learning Specialization is the best first course if you are new to ML and want gentle maths.",
+        1,
+        "Certifications, courses and books > Courses > Machine Learning Specialization",
+    )
+    other = chunk("Linear algebra, calculus and probability carry almost all of machine learning.", 1, "Maths")
+    [(n, point)] = key_points(asked, [course], embedder, "", [], limit=3, floor=0.0)
+    assert n == 1 and point.startswith("The Machine Learning Specialization is the best first course")
+    behind = course.model_copy(update={"id": "c2"})  # the same note behind a source that is not about studying
+    assert all(n != 2 for n, _ in key_points(asked, [other, behind], embedder, "", [], limit=3, floor=0.0))
+
+
 def test_no_limit_no_points_and_the_format():
     assert key_points(QUESTION, [], None, "", [], limit=3) == []  # type: ignore[arg-type]
     assert format_key_points([]) == ""

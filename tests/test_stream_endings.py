@@ -18,6 +18,7 @@ import pytest
 from assistant.errors import LLMError
 from assistant.llm.base import ChatModel, Completion, Message, Stream, Usage
 from assistant.rag.answer import CONTINUE_REQUEST, NOTHING_MORE_TEXT, AnswerService, without_unfinished
+from assistant.rag.key_points import HEADER
 from assistant.services import Tutor
 from tests.conftest import REPO, ingest_folder, tutor_runner, use_fake_server
 from tests.fakes.openai_server import FakeOpenAI
@@ -92,6 +93,11 @@ def tutor(openai_settings, mini_corpus, embedder):
     return Tutor(openai_settings, embedder=embedder)
 
 
+def body_of(answer: Any) -> str:
+    """The answer without the key points quoted under it."""
+    return str(answer.text).partition(f"\n\n{HEADER}\n")[0]
+
+
 def answer_with(tutor: Tutor, streaming: bool, question: str = QUESTION) -> Any:
     if not streaming:
         return tutor.answers.ask(question)
@@ -107,7 +113,7 @@ def test_a_cut_answer_is_flagged_and_keeps_its_finished_sentences(tutor, fake_op
     ending(fake_openai, monkeypatch, finish=cut_first, usage="limit")
     answer = answer_with(tutor, streaming)
     assert answer.cut and answer.can_continue and answer.max_tokens == tutor.settings.max_answer_tokens
-    assert answer.text == FINISHED and not answer.declined  # only the dangling sentence went
+    assert body_of(answer) == FINISHED and not answer.declined  # only the dangling sentence went
     assert answer.unfinished == "Probability turns 12" and answer.calls == 1  # no figure retry over "12"
     assert answer.left_out == 0 and not answer.unsupported_figures
     limit = f"MAX_ANSWER_TOKENS={tutor.settings.max_answer_tokens}"
@@ -143,7 +149,7 @@ def test_a_cut_answer_with_no_usage_is_flagged_from_its_finish_reason(tutor, fak
     assert stream.completion is not None and stream.completion.extra["finish_reason"] == "length"
     for streaming in (True, False):
         answer = answer_with(tutor, streaming)
-        assert answer.cut and answer.text == FINISHED and answer.usage_estimated
+        assert answer.cut and body_of(answer) == FINISHED and answer.usage_estimated
         footer = format_answer_footer(answer)
         assert "(estimated" in footer and "cut at MAX_ANSWER_TOKENS=320" in footer
 
@@ -187,7 +193,7 @@ def test_the_embedded_models_finish_reason_is_read_and_more_continues(tutor):
     handle = service.ask_stream(QUESTION)
     assert "".join(handle) == CUT
     first = handle.answer
-    assert first is not None and first.cut and first.text == FINISHED
+    assert first is not None and first.cut and body_of(first) == FINISHED and first.key_points
     assert not first.usage_estimated  # the embedded model counts with its own tokenizer
     assert "estimated" not in format_answer_footer(first)
 
@@ -196,7 +202,8 @@ def test_the_embedded_models_finish_reason_is_read_and_more_continues(tutor):
     more = handle.answer
     assert more is not None and not more.cut and not more.declined
     assert more.text == MORE  # what the answer already said is not repeated
-    assert more.continued_from == FINISHED and more.question == QUESTION
+    assert more.continued_from == FINISHED and more.question == QUESTION  # the quoted points are not in it
+    assert not more.key_points  # a continuation adds to the answer; the points were given
     asked = model.seen[-1]
     assert [m.role for m in asked] == ["system", "user", "assistant", "user"]
     assert asked[1].content == model.seen[0][1].content  # the same sources, numbered the same way

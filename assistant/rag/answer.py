@@ -34,6 +34,7 @@ from assistant.rag.evidence import GAP, count_tokens, select_evidence
 from assistant.rag.figures import stated_figures, unsupported_figures
 from assistant.rag.followup import standalone_question
 from assistant.rag.guard import guard_question, guard_source
+from assistant.rag.key_points import HEADER as KEY_POINTS_HEADER
 from assistant.rag.key_points import format_key_points, key_points
 from assistant.rag.names import stated_names, unsupported_names
 from assistant.rag.prompts import DECLINE_TEXT, DECLINE_WITH_EVIDENCE, answer_messages, retry_messages
@@ -290,7 +291,8 @@ class AnswerService:
         """The first request again (same search, same numbered sources, no rewrite call), followed by the answer
         so far and a request for the rest."""
         prepared = self._prepare(previous.question, None, search_query=previous.search_query)
-        so_far = " ".join(t for t in (previous.continued_from.strip(), previous.text.strip()) if t)
+        body = previous.text.split(f"\n\n{KEY_POINTS_HEADER}\n")[0]  # the quoted points are not the answer
+        so_far = " ".join(t for t in (previous.continued_from.strip(), body.strip()) if t)
         prepared.continued = so_far
         if prepared.messages:
             prepared.messages = [
@@ -405,7 +407,8 @@ class AnswerService:
             text = self._decline_with_evidence(prepared) if self._strong(prepared) else DECLINE_TEXT
         elif not prepared.continued and (not _has_words(text) or self._figure_unanswered(prepared, draft, text)):
             text, declined = self._decline_with_evidence(prepared), True
-        points = [] if declined or prepared.continued or draft.cut else self._key_points(prepared, draft, text)
+        # A cut answer gets them too: what the token limit left unsaid is often among them.
+        points = [] if declined or prepared.continued else self._key_points(prepared, draft, text)
         if points:
             text = f"{text}\n\n{format_key_points(points)}"
         numbers = cited_numbers(text, len(chunks))

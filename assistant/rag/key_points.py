@@ -52,7 +52,9 @@ _LINK = re.compile(r"\]\(|https?://")
 def _candidates(question: str, chunks: list[RetrievedChunk]) -> list[tuple[int, str]]:
     """(source number, sentence) for every evidence sentence that can stand as a point."""
     out: list[tuple[int, str]] = []
-    studying = bool(_ASKS_ABOUT_STUDYING.search(question))
+    # A question is about studying when it says so, or when retrieval's best source is a course or book note
+    # ("Should I start with fast.ai or the ML Specialization?" names no course word).
+    studying = bool(_ASKS_ABOUT_STUDYING.search(question) or _STUDY_SECTION.search(chunks[0].heading_path))
     for n, chunk in enumerate(chunks, start=1):
         heading = chunk.heading_path
         if RESOURCE_LIST.search(heading) or _MISTAKES.search(heading):  # resource entries describe a link
