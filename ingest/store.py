@@ -23,6 +23,7 @@ from assistant.settings import Settings
 from assistant.vectorstore.chroma import (
     collection_metadata,
     damaged_index,
+    get_all,
     get_or_create_collection,
     open_client,
     store_label,
@@ -176,8 +177,8 @@ class IndexStore:
     @staticmethod
     def stored_docs(col: Collection) -> dict[str, StoredDoc]:
         found: dict[str, StoredDoc] = {}
-        got = col.get(include=["metadatas"])
-        for cid, meta in zip(got["ids"], got["metadatas"] or [], strict=False):
+        got = get_all(col, ["metadatas"])
+        for cid, meta in zip(got["ids"], got["metadatas"], strict=True):
             meta = meta or {}
             source = str(meta.get("source", ""))
             doc = found.get(source)

@@ -45,3 +45,16 @@ def test_the_retrieval_bench_searches_a_synthetic_store_both_ways(embedder):
     assert row["chunks"] == 300 and row["hybrid_p95_ms"] > 0 and row["vector_p95_ms"] > 0
     assert row["ratio_p95"] == pytest.approx(row["hybrid_p95_ms"] / row["vector_p95_ms"])
     assert "| 300 |" in table([row], 3)
+
+
+def test_the_ingest_bench_times_the_raw_embedder_on_the_texts_ingest_embedded(mini_corpus, embedder, tmp_path):
+    """The ingest / raw-embedder ratio compares like with like: the texts captured are the chunks the pipeline
+    embedded (metadata included), one per chunk, and the raw encoder runs on exactly those."""
+    from bench.ingest_bench import bench_settings, captured_texts, raw_encode_s
+
+    seconds, report, texts = captured_texts(bench_settings(tmp_path / "data"), mini_corpus, embedder)
+    assert report.chunks_added > 0 and len(texts) == report.chunks_added and seconds > 0
+    assert any("linear algebra" in t.lower() for t in texts)  # the corpus's own text, not placeholders
+    assert raw_encode_s(embedder, texts) > 0
+    _, again, more = captured_texts(bench_settings(tmp_path / "data"), mini_corpus, embedder)
+    assert again.chunks_added == 0 and more == []  # nothing embedded, nothing captured (the patch is undone)

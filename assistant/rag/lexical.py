@@ -28,6 +28,7 @@ from filelock import FileLock, Timeout
 from pydantic import BaseModel
 
 from assistant.text import content_words
+from assistant.vectorstore.chroma import get_all
 
 if TYPE_CHECKING:
     from chromadb.api.models.Collection import Collection
@@ -58,7 +59,7 @@ def fingerprint_of(ids: Iterable[str]) -> str:
 
 def collection_fingerprint(collection: Collection) -> str:
     """The fingerprint of what ``collection`` holds now."""
-    return fingerprint_of(collection.get(include=[])["ids"])
+    return fingerprint_of(get_all(collection, [])["ids"])
 
 
 def _stage(meta: Any) -> int:
@@ -96,11 +97,8 @@ class LexicalIndex:
     @classmethod
     def build(cls, collection: Collection) -> LexicalIndex:
         """Index every chunk of ``collection`` (ordered by id, so ties break the same way on every build)."""
-        got = collection.get(include=["documents", "metadatas"])
-        missing: list[Any] = [None] * len(got["ids"])
-        docs: list[Any] = list(got["documents"] or missing)
-        metas: list[Any] = list(got["metadatas"] or missing)
-        rows = sorted(zip(got["ids"], docs, metas, strict=True), key=lambda row: row[0])
+        got = get_all(collection, ["documents", "metadatas"])
+        rows = sorted(zip(got["ids"], got["documents"], got["metadatas"], strict=True), key=lambda row: row[0])
         ids = [cid for cid, _, _ in rows]
         stages = [_stage(meta) for _, _, meta in rows]
         tokens = [content_words(_index_text(doc, meta)) for _, doc, meta in rows]

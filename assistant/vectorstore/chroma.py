@@ -14,6 +14,7 @@ import chromadb
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
 from chromadb.api.shared_system_client import SharedSystemClient
+from chromadb.api.types import Include
 from chromadb.config import Settings as ChromaSettings
 
 from assistant.embedding.minilm import EMBEDDING_DIMS
@@ -21,6 +22,26 @@ from assistant.errors import IndexError_
 from assistant.settings import Settings
 
 LAST_INGEST_FILE = "last-ingest.json"  # written by every ingest run (ingest/report.py)
+# Rows per read of a whole collection. Chroma binds one SQL variable per row when it fetches documents or
+# metadata, and SQLite allows 32,766: a single `get` of a bigger collection fails ("too many SQL variables").
+PAGE = 5000
+
+
+def get_all(collection: Collection, include: Include) -> dict[str, list[Any]]:
+    """Every row's id and ``include`` fields (``{"ids": [...], "metadatas": [...], ...}``, None where a row has
+    no value), read a page at a time so any size of collection can be read. Callers hold the ingest lock or
+    read a collection nobody writes, so the pages do not shift under them."""
+    out: dict[str, list[Any]] = {"ids": [], **{field: [] for field in include}}
+    offset = 0
+    while True:
+        got: Any = collection.get(include=include, limit=PAGE, offset=offset)
+        ids = list(got["ids"])
+        out["ids"].extend(ids)
+        for field in include:
+            out[field].extend(got.get(field) or [None] * len(ids))
+        if len(ids) < PAGE:
+            return out
+        offset += PAGE
 
 
 def open_client(settings: Settings, *, fresh: bool = False) -> ClientAPI:

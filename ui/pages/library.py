@@ -15,6 +15,7 @@ import streamlit as st
 
 from assistant.errors import TutorError
 from assistant.services import Tutor
+from assistant.vectorstore.chroma import get_all
 from ingest.crawl import is_web_url
 from ingest.pipeline import Ingestor, LinkOptions
 from ingest.report import IngestReport
@@ -27,9 +28,8 @@ def indexed_documents(tutor: Tutor) -> list[dict[str, Any]]:
     names = {c if isinstance(c, str) else c.name for c in tutor.chroma.list_collections()}
     if tutor.settings.collection not in names:
         return []
-    got = tutor.collection.get(include=["metadatas"])
     rows: dict[str, dict[str, Any]] = {}
-    for meta in got["metadatas"] or []:
+    for meta in get_all(tutor.collection, ["metadatas"])["metadatas"]:
         meta = meta or {}
         source = str(meta.get("source", "?"))
         row = rows.setdefault(
