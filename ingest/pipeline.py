@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # llama-index is imported only when something needs chunking 
     from llama_index.core.schema import TextNode
 
 EMBED_BATCH = 32
+SORT_WINDOW = 512  # chunks embedded in length order at a time (see _embed_and_write)
 SCHEMA_VERSION = "v2"
 
 
@@ -277,20 +278,27 @@ class Ingestor:
             LexicalIndex.open(live, self.settings.lexical_dir)
 
     def _embed_and_write(self, col: Collection, groups: list[list[TextNode]], progress: Progress) -> None:
+        """Embed and store the chunks. Within each window of ``SORT_WINDOW`` chunks (documents in order, so a
+        killed run leaves few documents half written) they are embedded shortest first: a batch of similar
+        lengths pads little (knowledge/: 23.5 -> 33.5 chunks/s, the raw embedder's rate on the same texts)."""
         nodes = [n for group in groups for n in group]
         if not nodes:
             return
         from llama_index.core.schema import MetadataMode
 
         progress("embed", 0, len(nodes))
-        for i in range(0, len(nodes), EMBED_BATCH):
-            batch = nodes[i : i + EMBED_BATCH]
-            texts = [n.get_content(metadata_mode=MetadataMode.EMBED) for n in batch]
-            vectors = self.embedder.get_text_embedding_batch(texts)
-            for node, vector in zip(batch, vectors, strict=True):
-                node.embedding = vector
-            IndexStore.write(col, batch)
-            progress("embed", min(i + EMBED_BATCH, len(nodes)), len(nodes))
+        done = 0
+        for w in range(0, len(nodes), SORT_WINDOW):
+            texts = {id(n): n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes[w : w + SORT_WINDOW]}
+            window = sorted(nodes[w : w + SORT_WINDOW], key=lambda n: len(texts[id(n)]))
+            for i in range(0, len(window), EMBED_BATCH):
+                batch = window[i : i + EMBED_BATCH]
+                vectors = self.embedder.get_text_embedding_batch([texts[id(n)] for n in batch])
+                for node, vector in zip(batch, vectors, strict=True):
+                    node.embedding = vector
+                IndexStore.write(col, batch)
+                done += len(batch)
+                progress("embed", done, len(nodes))
 
 
 def _foreign_reason(text: str) -> str:

@@ -99,3 +99,27 @@ def test_an_unchanged_run_loads_no_model_and_no_llama_index(make_settings, mini_
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["0", "3", "none"]
+
+
+def test_length_ordered_embedding_gives_each_chunk_its_own_vector(
+    make_settings, mini_corpus, embedder, monkeypatch, tmp_path
+):
+    """Ingest embeds chunks shortest first within a window (less padding, faster); every stored vector must
+    still be its own chunk's: the same as when each chunk is embedded alone, in document order."""
+    import numpy as np
+
+    import ingest.pipeline as pipeline
+
+    def vectors(window: int, batch: int) -> dict[str, list[float]]:
+        monkeypatch.setattr(pipeline, "SORT_WINDOW", window)
+        monkeypatch.setattr(pipeline, "EMBED_BATCH", batch)
+        settings = make_settings(DATA_DIR=tmp_path / f"data-{window}-{batch}")  # a fresh store each
+        report = ingest_folder(settings, mini_corpus, embedder)
+        assert report.chunks_added > 0
+        got = open_collection(open_client(settings), settings).get(include=["embeddings"])
+        return dict(zip(got["ids"], got["embeddings"], strict=True))
+
+    alone, ordered = vectors(1, 1), vectors(4, 2)  # windows of 4 sorted by length, batches of 2
+    assert alone.keys() == ordered.keys() and len(alone) >= 5
+    for cid, vector in alone.items():
+        assert np.allclose(vector, ordered[cid], atol=1e-4), cid
