@@ -10,7 +10,6 @@ constructor instead of patching modules.
 
 from __future__ import annotations
 
-import threading
 import uuid
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -52,7 +51,6 @@ class Tutor:
         self.session_id = session_id or uuid.uuid4().hex[:12]
         self._chat_model = chat_model
         self._embedder = embedder
-        self._preload: threading.Thread | None = None
 
     @cached_property
     def embedder(self) -> BaseEmbedding:
@@ -94,28 +92,9 @@ class Tutor:
             daily_cap=self.settings.daily_budget_usd,
         )
 
-    def preload_chat_model(self) -> None:
-        """Start building the chat model on a thread of its own, so the embedded model (about 4 s to load) loads
-        while the embedder loads and the question is searched (`tutor ask`: 11.9 -> 8 s before the first
-        token). ``llm`` waits for it and takes it; a failure is left for ``llm`` to raise again, with its fix,
-        where the caller handles errors."""
-        if self._chat_model is not None or self._preload is not None or "llm" in self.__dict__:
-            return
-
-        def build() -> None:
-            try:
-                self._chat_model = build_chat_model(self.settings)
-            except Exception:  # ``llm`` builds it again and raises the error where it is handled
-                return
-
-        self._preload = threading.Thread(target=build, name="preload-chat-model", daemon=True)
-        self._preload.start()
-
     @cached_property
     def llm(self) -> AccountedChatModel:
         """The chat model every feature uses: always behind the accounting layer."""
-        if self._preload is not None:
-            self._preload.join()
         inner = self._chat_model or build_chat_model(self.settings)
         return AccountedChatModel(
             inner,

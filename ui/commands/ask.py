@@ -75,7 +75,6 @@ def ask(
     from assistant.services import Tutor
 
     tutor = Tutor(settings())
-    tutor.preload_chat_model()  # loads while the embedder loads and the question is searched
     if as_json:
         answer = run_safely(lambda: tutor.answers.ask(question))
         emit_json(answer.model_dump(mode="json"))
@@ -90,7 +89,6 @@ def chat() -> None:
     from assistant.services import Tutor
 
     tutor = Tutor(settings())
-    tutor.preload_chat_model()  # loads while the learner types
     history: list[Message] = []
     last: Answer | None = None  # the last answer, which `more` continues when it was cut
     typer.echo(CHAT_HELP)
