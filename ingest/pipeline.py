@@ -289,14 +289,14 @@ class Ingestor:
         progress("embed", 0, len(nodes))
         done = 0
         for w in range(0, len(nodes), SORT_WINDOW):
-            texts = {id(n): n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes[w : w + SORT_WINDOW]}
-            window = sorted(nodes[w : w + SORT_WINDOW], key=lambda n: len(texts[id(n)]))
+            pairs = [(n.get_content(metadata_mode=MetadataMode.EMBED), n) for n in nodes[w : w + SORT_WINDOW]]
+            window = sorted(pairs, key=lambda pair: len(pair[0]))
             for i in range(0, len(window), EMBED_BATCH):
-                batch = window[i : i + EMBED_BATCH]
-                vectors = self.embedder.get_text_embedding_batch([texts[id(n)] for n in batch])
+                texts, batch = zip(*window[i : i + EMBED_BATCH], strict=True)
+                vectors = self.embedder.get_text_embedding_batch(list(texts))
                 for node, vector in zip(batch, vectors, strict=True):
                     node.embedding = vector
-                IndexStore.write(col, batch)
+                IndexStore.write(col, list(batch))
                 done += len(batch)
                 progress("embed", done, len(nodes))
 

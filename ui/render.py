@@ -6,7 +6,7 @@ import re
 
 from assistant.accounting.money import format_usd
 from assistant.rag.answer import Answer
-from assistant.rag.key_points import HEADER as KEY_POINTS_HEADER
+from assistant.rag.key_points import split_key_points as split_points
 from assistant.rag.sanitize import no_images
 
 _TAG = re.compile(r"<[^>\n]{0,200}>")
@@ -84,11 +84,7 @@ def format_interrupted(error: BaseException) -> str:
 
 def split_key_points(answer: Answer) -> tuple[str, str]:
     """The checked answer's own text, and the block of quoted key points after it ("" when none)."""
-    marker = f"\n\n{KEY_POINTS_HEADER}\n"
-    if answer.key_points and marker in answer.text:
-        body, _, points = answer.text.rpartition(marker)
-        return body, f"{KEY_POINTS_HEADER}\n{points}"
-    return answer.text, ""
+    return split_points(answer.text) if answer.key_points else (answer.text, "")
 
 
 def replaces_stream(answer: Answer, shown: str) -> bool:

@@ -34,8 +34,7 @@ from assistant.rag.evidence import GAP, count_tokens, select_evidence
 from assistant.rag.figures import stated_figures, unsupported_figures
 from assistant.rag.followup import standalone_question
 from assistant.rag.guard import guard_question, guard_source
-from assistant.rag.key_points import HEADER as KEY_POINTS_HEADER
-from assistant.rag.key_points import format_key_points, key_points
+from assistant.rag.key_points import format_key_points, key_points, split_key_points
 from assistant.rag.names import stated_names, unsupported_names
 from assistant.rag.prompts import DECLINE_TEXT, DECLINE_WITH_EVIDENCE, answer_messages, retry_messages
 from assistant.rag.retrieval import RetrievalTrace, RetrievedChunk, Retriever
@@ -291,7 +290,7 @@ class AnswerService:
         """The first request again (same search, same numbered sources, no rewrite call), followed by the answer
         so far and a request for the rest."""
         prepared = self._prepare(previous.question, None, search_query=previous.search_query)
-        body = previous.text.split(f"\n\n{KEY_POINTS_HEADER}\n")[0]  # the quoted points are not the answer
+        body = split_key_points(previous.text)[0] if previous.key_points else previous.text  # points are quotes
         so_far = " ".join(t for t in (previous.continued_from.strip(), body.strip()) if t)
         prepared.continued = so_far
         if prepared.messages:

@@ -122,6 +122,12 @@ def key_points(
     return points
 
 
+def split_key_points(text: str) -> tuple[str, str]:
+    """An answer's own text, and the block of quoted key points after it ("" when none)."""
+    body, marker, points = text.rpartition(f"\n\n{HEADER}\n")
+    return (body, f"{HEADER}\n{points}") if marker else (text, "")
+
+
 def format_key_points(points: list[tuple[int, str]]) -> str:
     """The points as a list under a header, each ending with its source number ("" for none)."""
     if not points:
