@@ -330,17 +330,36 @@ def test_arrange_places_the_key_and_keeps_every_option():
 def test_key_checker_outcomes(openai_settings, fake_openai):
     checker = KeyChecker(Tutor(openai_settings).llm.for_feature("quiz"))
     question = accepted_question("Which penalty can set some weights to exactly zero?", "L1 regularisation")
-    for reply, expected in [
-        ('{"choice": "A"}', None),
-        ('{"choice": "C"}', "checker-disagreed"),
-        ('{"choice": "none"}', "checker-found-no-answer"),
-        ("I think it is A.", "check-output-unusable"),
+    question.citation.evidence = (
+        "L1 regularisation (lasso) pushes some weights to exactly zero and so selects features."
+    )
+    for choice, judgement, expected in [
+        ('{"choice": "A"}', '{"verdict": "correct"}', None),
+        ('{"choice": "A"}', '{"verdict": "incorrect"}', "key-judged-wrong"),
+        ('{"choice": "C"}', '{"verdict": "correct"}', "checker-disagreed"),
+        ('{"choice": "none"}', '{"verdict": "correct"}', "checker-found-no-answer"),
+        ("I think it is A.", '{"verdict": "correct"}', "check-output-unusable"),
+        ('{"choice": "A"}', "Looks right to me.", "check-output-unusable"),
     ]:
-        fake_openai.responder = lambda body, reply=reply: reply
+
+        def reply(body, choice=choice, judgement=judgement):
+            return judgement if body["response_format"]["json_schema"]["name"] == "KeyJudgement" else choice
+
+        fake_openai.responder = reply
         assert checker.check(question) == expected
     request = fake_openai.requests[0]
     assert request["response_format"]["json_schema"]["schema"]["properties"]["choice"]["enum"][-1] == "none"
     assert "A) L1 regularisation" in request["messages"][-1]["content"]
+    judged = fake_openai.requests[1]  # asked only once the checker agreed: the key and its own sentence
+    assert judged["response_format"]["json_schema"]["name"] == "KeyJudgement"
+    assert "Proposed answer: L1 regularisation" in judged["messages"][-1]["content"]
+    assert (
+        "<<<L1 regularisation (lasso) pushes some weights to exactly zero and so selects features.>>>"
+        in judged["messages"][-1]["content"]
+    )
+    assert (
+        sum(r["response_format"]["json_schema"]["name"] == "KeyJudgement" for r in fake_openai.requests) == 1 + 1 + 2
+    )  # the unusable reply is asked twice
 
 
 # -- recorded real-model output ------------------------------------------------------------------
@@ -408,6 +427,16 @@ def test_recorded_drafts_parse_and_those_judged_wrong_were_dropped(name):
         label = LABELS.get(stable_id(qtype, stem, key))
         if label is not None and not label["supported"] and not label.get("tracked"):
             assert stable_id(qtype, stem, key) not in kept, label
+
+
+def test_recorded_key_judgement_drops_a_key_beside_a_better_wrong_answer(tmp_path):
+    """The audit's 'two plausible' item, drafted again on recording: the checker picked the source's option
+    ('non-convex losses') and only the key judgement saw that 'local minima' answers the question as well."""
+    data, quiz = replay_quiz("quiz-gradient-descent", tmp_path)
+    assert quiz.drop_reasons.get("key-judged-wrong") == 1
+    assert all("learning-rate schedules" not in q.stem for q in quiz.questions)
+    judged = [c for c in data["calls"] if c["schema"] == "KeyJudgement" and '"incorrect"' in c["text"]]
+    assert ["Proposed answer: non-convex losses" in c["messages"][-1]["content"] for c in judged] == [True]
 
 
 def test_recorded_interview_is_grounded_with_a_mock_round_trip(tmp_path):

@@ -44,6 +44,10 @@ class ShortCheck(BaseModel):
     verdict: Literal["supported", "not supported"]
 
 
+class KeyJudgement(BaseModel):
+    verdict: Literal["correct", "incorrect"]
+
+
 class GradeDraft(BaseModel):
     missing: list[str] = Field(max_length=4, description="key ideas of the expected answer the learner left out")
     score: int = Field(ge=0, le=10)

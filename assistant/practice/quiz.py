@@ -17,10 +17,16 @@ from assistant.accounting.estimate import CostEstimate, CostEstimator, enforce_m
 from assistant.errors import StructuredOutputError, TutorError
 from assistant.llm.base import Message
 from assistant.practice.drafting import DraftingLoop, Progress
-from assistant.practice.drafts import McqCheck, McqDraft, ShortDraft, TrueFalseDraft, schema_of
+from assistant.practice.drafts import KeyJudgement, McqCheck, McqDraft, ShortDraft, TrueFalseDraft, schema_of
 from assistant.practice.grading import Grader
 from assistant.practice.models import Grade, Question, QuestionType, Quiz, QuizLevel, stable_id
-from assistant.practice.prompts import REPAIR_HINTS, mcq_check_messages, quiz_messages, repair_messages
+from assistant.practice.prompts import (
+    REPAIR_HINTS,
+    key_judgement_messages,
+    mcq_check_messages,
+    quiz_messages,
+    repair_messages,
+)
 from assistant.practice.sources import (
     citation_of,
     find_material,
@@ -137,6 +143,9 @@ class QuizService:
             schema = schema_of(DRAFTS[request.type])
             estimator.chat(self.llm, draft, DRAFT_TOKENS, json_schema=schema, label="question drafts")
             estimator.chat(self.llm, check, CHECK_TOKENS, json_schema=schema_of(McqCheck), label="key checks")
+            if request.type == "mcq":
+                judge = key_judgement_messages(sentence, "q" * 120, "o" * 40)
+                estimator.chat(self.llm, judge, CHECK_TOKENS, json_schema=schema_of(KeyJudgement), label="key checks")
         return estimator.result()
 
     # -- generation ---------------------------------------------------------------------------

@@ -18,9 +18,22 @@ from rapidfuzz import fuzz
 
 from assistant.errors import StructuredOutputError
 from assistant.llm.base import ChatModel
-from assistant.practice.drafts import McqCheck, McqDraft, ShortCheck, ShortDraft, TrueFalseCheck, TrueFalseDraft
+from assistant.practice.drafts import (
+    KeyJudgement,
+    McqCheck,
+    McqDraft,
+    ShortCheck,
+    ShortDraft,
+    TrueFalseCheck,
+    TrueFalseDraft,
+)
 from assistant.practice.models import LETTERS, Question
-from assistant.practice.prompts import mcq_check_messages, short_check_messages, true_false_check_messages
+from assistant.practice.prompts import (
+    key_judgement_messages,
+    mcq_check_messages,
+    short_check_messages,
+    true_false_check_messages,
+)
 from assistant.practice.sources import key_sentences
 from assistant.practice.structured import Meter, complete_structured
 from assistant.text import stem as text_stem
@@ -321,7 +334,7 @@ class KeyChecker:
                 )
                 if mcq.choice == "none":
                     return "checker-found-no-answer"
-                return None if mcq.choice == question.key else "checker-disagreed"
+                return self._judge_key(question, meter) if mcq.choice == question.key else "checker-disagreed"
             if question.type == "true-false":
                 tf = complete_structured(
                     self.llm,
@@ -349,3 +362,20 @@ class KeyChecker:
             return None if short.verdict == "supported" else "checker-disagreed"
         except StructuredOutputError:
             return "check-output-unusable"
+
+    def _judge_key(self, question: Question, meter: Meter | None) -> str | None:
+        """A second look at a multiple-choice key the checker agreed with: is it a right answer to the
+        question as asked? Picking the source's option is not enough: a key lifted from its sentence can
+        still miss the stem ("a symptom of overfitting" keyed "a suspiciously good offline score"), or a
+        wrong answer can be the better one ("local minima" beside "non-convex losses")."""
+        verdict = complete_structured(
+            self.llm,
+            key_judgement_messages(question.citation.evidence or question.source_text, question.stem, question.answer),
+            KeyJudgement,
+            what="key check",
+            max_tokens=16,
+            attempts=self.attempts,
+            temperature=0.0,
+            meter=meter,
+        )
+        return None if verdict.verdict == "correct" else "key-judged-wrong"
