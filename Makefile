@@ -94,7 +94,7 @@ evals: model  ## re-record the eval suite on the real model, score, report, comp
 	$(BIN)/tutor evals replay
 	$(if $(UPDATE_BASELINE),$(BIN)/tutor evals report --update-baseline)
 
-bench: index  ## run the benchmarks under bench/ (ingest, retrieval at 10k/100k chunks, answer latency vs raw llama.cpp; ~40 min)
+bench: index  ## run the benchmarks under bench/ (ingest, retrieval at 10k/100k chunks, answer latency vs raw llama.cpp, answers vs llama-index's default query engine; ~55 min)
 	$(BIN)/python -m bench.run
 
 bench-quick: index  ## a short benchmark run (one ingest, 10k-chunk retrieval, 8 golden questions; under 5 min)

@@ -3,7 +3,8 @@
     .venv/bin/python -m bench.run [--quick]
 
 Full: ingest (3 runs of knowledge/, 3 synthetic 5,000-chunk runs), retrieval latency at 10,000 and 100,000
-chunks, and answer latency over every golden question (about 35 min on 2 cores). Quick (under 5 min): one
+chunks, answer latency over every golden question, and our answers beside llama-index's default query engine
+on 24 golden questions (about 50 min on 2 cores). Quick (under 5 min): one
 knowledge/ ingest run, retrieval at 10,000 chunks and 8 golden questions.
 The llama.cpp build comparison (bench/llama_build_bench.py) needs a second install and runs on its own.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench import answer_bench, ingest_bench, retrieval_bench
+from bench import answer_bench, baseline_bench, ingest_bench, retrieval_bench
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -27,6 +28,7 @@ def main(argv: list[str] | None = None) -> None:
         ingest_bench.main([])
         retrieval_bench.main([])
         answer_bench.main([])
+        baseline_bench.main([])
 
 
 if __name__ == "__main__":

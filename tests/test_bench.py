@@ -58,3 +58,41 @@ def test_the_ingest_bench_times_the_raw_embedder_on_the_texts_ingest_embedded(mi
     assert raw_encode_s(embedder, texts) > 0
     _, again, more = captured_texts(bench_settings(tmp_path / "data"), mini_corpus, embedder)
     assert again.chunks_added == 0 and more == []  # nothing embedded, nothing captured (the patch is undone)
+
+
+def test_the_baseline_bench_runs_llama_index_default_engine_on_our_collection(
+    openai_settings, mini_corpus, embedder, fake_openai
+):
+    """bench/baseline_bench.py's other side: llama-index's default query engine reads the chunks our ingest
+    wrote (through ChromaVectorStore) and asks the same chat model, whose prompt tokens it counts."""
+    from assistant.services import Tutor
+    from bench.baseline_bench import default_engine
+    from tests.conftest import ingest_folder
+
+    ingest_folder(openai_settings, mini_corpus, embedder)
+    tutor = Tutor(openai_settings, embedder=embedder)
+    fake_openai.responder = lambda body: "Serve it behind FastAPI in Docker."
+    engine, counted = default_engine(tutor, tutor.llm.for_feature("eval"), 64, 0.1)
+    response = engine.query("How do I deploy a model?")
+    assert str(response) == "Serve it behind FastAPI in Docker."
+    prompt = fake_openai.requests[-1]["messages"][-1]["content"]
+    assert "Context information is below." in prompt and "FastAPI" in prompt  # llama-index's template, our chunk
+    assert len(counted) == 1 and counted[0] > 50
+
+
+def test_the_baseline_summary_sets_each_side_beside_the_other():
+    from bench.baseline_bench import summary as base_summary
+    from bench.baseline_bench import table as base_table
+
+    def side(tokens: int, recall: float, wrong: float) -> dict:
+        return {"prompt_tokens": tokens, "seconds": 10.0, "key_fact_recall": recall, "wrong": wrong}
+
+    rows = [
+        {"ours": side(400, 0.5, 0), "default": side(800, 0.25, 1)},
+        {"ours": side(500, 1.0, 0), "default": side(900, 0.5, 0)},
+    ]
+    s = base_summary(rows)
+    assert s["ours_key_fact_recall"] == pytest.approx(0.75) and s["default_key_fact_recall"] == pytest.approx(0.375)
+    assert s["ours_wrong_items"] == 0 and s["default_wrong_items"] == 1
+    assert "| key-fact recall (mean) | 0.75 | 0.375 | 2.00x |" in base_table(s)
+    assert "| prompt tokens p50 | 450 | 850 | 0.53x |" in base_table(s)
