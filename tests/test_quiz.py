@@ -215,7 +215,8 @@ def test_cli_max_cost_aborts_before_any_call(cli_env, fake_openai):
     )
     assert result.exit_code == 2
     assert "over --max-cost" in result.stderr and "nothing was sent" in result.stderr
-    assert "question drafts: 5 calls" in result.stderr and "key checks: 5 calls" in result.stderr
+    # per multiple-choice question: a key check and a key judgement
+    assert "question drafts: 5 calls" in result.stderr and "key checks: 10 calls" in result.stderr
     assert fake_openai.requests == []
 
 

@@ -3,6 +3,7 @@
 import json
 import random
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -10,7 +11,7 @@ from assistant.practice.drafts import McqDraft, ShortDraft, TrueFalseDraft, sche
 from assistant.practice.interview import InterviewService
 from assistant.practice.models import Citation, InterviewSet, Question, Quiz, stable_id
 from assistant.practice.quiz import QuizRequest, QuizService
-from assistant.practice.sources import about_the_subject
+from assistant.practice.sources import about_the_subject, stands_alone
 from assistant.practice.structured import parse_json_object
 from assistant.practice.verify import (
     KeyChecker,
@@ -360,6 +361,44 @@ def test_key_checker_outcomes(openai_settings, fake_openai):
     assert (
         sum(r["response_format"]["json_schema"]["name"] == "KeyJudgement" for r in fake_openai.requests) == 1 + 1 + 2
     )  # the unusable reply is asked twice
+
+
+KNOWLEDGE = Path(__file__).resolve().parent.parent / "knowledge"
+
+
+def section(file: str, start: str, end: str) -> str:
+    text = (KNOWLEDGE / file).read_text(encoding="utf-8")
+    return text[text.index(start) : text.index(end)]
+
+
+def test_items_about_a_self_test_line_or_the_roadmaps_outline_are_dropped():
+    """Real drafts of the 12-08 audit that passed every other check: a true/false statement made from a
+    stage's self-test line (the model wrote about another sentence than its anchor), and a question on the
+    roadmap's description of itself."""
+    features = section("04-data-handling.md", "- **Encoding categories:**", "## Data leakage")
+    statement = TrueFalseDraft(
+        statement="Feature engineering involves adding three reasoned features to a tabular dataset and showing "
+        "with cross-validation which of them helped.",
+        is_true=True,
+    )
+    anchor = "Aggregates: per-customer counts and means over the last 7 or 30 days."
+    assert verify_draft(statement, anchor, features, "c1", [])[0] == "not-quiz-material"
+
+    intro = section("10-advanced-topics.md", "By now you can train", "Responsible AI is the exception")
+    stage = mcq(
+        "What is the main focus of stage 10 in advanced topics and specialisations?",
+        "depth",
+        ("training", "ship", "monitor"),
+    )
+    reason, evidence = verify_draft(stage, "Most ML engineering jobs come with a domain attached.", intro, "c2", [])
+    assert reason == "not-quiz-material" and evidence.startswith("By now you can train")
+
+
+def test_the_roadmaps_outline_is_no_anchor_but_zero_stages_are_a_fact():
+    assert not stands_alone("Stage 7 covers the engineering around a pretrained model: how text becomes tokens.")
+    assert not stands_alone("Stage 9 is about running ML on rented infrastructure.")
+    zero = section("09-cloud-and-scale.md", "ZeRO removes duplicate memory", " DeepSpeed implements ZeRO")
+    assert stands_alone(zero + ".")
 
 
 # -- recorded real-model output ------------------------------------------------------------------

@@ -43,6 +43,10 @@ _MARKUP = re.compile(r"\*\*|__|`|\[([^\]]*)\]\([^)]*\)")
 
 
 SELF_CHECK = re.compile(r"^you know it when\b", re.I)  # a stage's self-test line, not a fact to remember
+# The roadmap describing itself is no fact about the field: "Stage 7 covers the engineering around a pretrained
+# model" and "stage 10 is about depth" became items in the 12-08 audit ("What is the main focus of stage 10?").
+# ZeRO's "stage 1 shards optimiser states" is a fact and stays.
+ROADMAP_OUTLINE = re.compile(r"\bstage \d+(?:'s)? (?:covers|is about)\b", re.I)
 # A worked example's set-up is not a fact: "Suppose ... 'prize' appears in 60% of spam" became a true/false item
 # stating made-up numbers as truth, and its "Then P(spam | 'prize') = ... = 0.75" a question without its givens.
 SUPPOSITION = re.compile(r"^(suppose|imagine|assume|say|let'?s say|picture|for (?:example|instance), suppose)\b", re.I)
@@ -68,6 +72,7 @@ def stands_alone(sentence: str) -> bool:
     return (
         whole(sentence)
         and not SELF_CHECK.match(sentence)
+        and not ROADMAP_OUTLINE.search(sentence)
         and not SUPPOSITION.match(sentence)
         and not REFERS_BACK.search(sentence)
     )
