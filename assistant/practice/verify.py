@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from rapidfuzz import fuzz
 
 from assistant.errors import StructuredOutputError
-from assistant.llm.base import ChatModel
+from assistant.llm.base import ChatModel, Message
 from assistant.practice.drafts import (
     KeyJudgement,
     McqCheck,
@@ -35,7 +35,7 @@ from assistant.practice.prompts import (
     true_false_check_messages,
 )
 from assistant.practice.sources import ROADMAP_OUTLINE, SELF_CHECK, key_sentences
-from assistant.practice.structured import Meter, complete_structured
+from assistant.practice.structured import Meter, T, complete_structured
 from assistant.text import stem as text_stem
 from assistant.text import words as text_words
 
@@ -321,46 +321,35 @@ class KeyChecker:
         self.llm = llm
         self.attempts = attempts
 
+    def _ask(self, messages: list[Message], model: type[T], meter: Meter | None, max_tokens: int = 24) -> T:
+        return complete_structured(
+            self.llm,
+            messages,
+            model,
+            what="key check",
+            max_tokens=max_tokens,
+            attempts=self.attempts,
+            temperature=0.0,
+            meter=meter,
+        )
+
     def check(self, question: Question, meter: Meter | None = None) -> str | None:
         """None when the checker reaches the same key; otherwise the reason to drop."""
         try:
             if question.type == "mcq":
-                mcq = complete_structured(
-                    self.llm,
-                    mcq_check_messages(question.source_text, question.stem, question.options),
-                    McqCheck,
-                    what="key check",
-                    max_tokens=24,
-                    attempts=self.attempts,
-                    temperature=0.0,
-                    meter=meter,
+                mcq = self._ask(
+                    mcq_check_messages(question.source_text, question.stem, question.options), McqCheck, meter
                 )
                 if mcq.choice == "none":
                     return "checker-found-no-answer"
                 return self._judge_key(question, meter) if mcq.choice == question.key else "checker-disagreed"
             if question.type == "true-false":
-                tf = complete_structured(
-                    self.llm,
-                    true_false_check_messages(question.source_text, question.stem),
-                    TrueFalseCheck,
-                    what="key check",
-                    max_tokens=24,
-                    attempts=self.attempts,
-                    temperature=0.0,
-                    meter=meter,
-                )
+                tf = self._ask(true_false_check_messages(question.source_text, question.stem), TrueFalseCheck, meter)
                 if tf.verdict == "not stated":
                     return "checker-found-no-answer"
                 return None if (tf.verdict == "true") == (question.answer == "True") else "checker-disagreed"
-            short = complete_structured(
-                self.llm,
-                short_check_messages(question.source_text, question.stem, question.answer),
-                ShortCheck,
-                what="key check",
-                max_tokens=24,
-                attempts=self.attempts,
-                temperature=0.0,
-                meter=meter,
+            short = self._ask(
+                short_check_messages(question.source_text, question.stem, question.answer), ShortCheck, meter
             )
             return None if short.verdict == "supported" else "checker-disagreed"
         except StructuredOutputError:
@@ -371,14 +360,6 @@ class KeyChecker:
         question as asked? Picking the source's option is not enough: a key lifted from its sentence can
         still miss the stem ("a symptom of overfitting" keyed "a suspiciously good offline score"), or a
         wrong answer can be the better one ("local minima" beside "non-convex losses")."""
-        verdict = complete_structured(
-            self.llm,
-            key_judgement_messages(question.citation.evidence or question.source_text, question.stem, question.answer),
-            KeyJudgement,
-            what="key check",
-            max_tokens=16,
-            attempts=self.attempts,
-            temperature=0.0,
-            meter=meter,
-        )
-        return None if verdict.verdict == "correct" else "key-judged-wrong"
+        sentence = question.citation.evidence or question.source_text
+        judged = self._ask(key_judgement_messages(sentence, question.stem, question.answer), KeyJudgement, meter, 16)
+        return None if judged.verdict == "correct" else "key-judged-wrong"
