@@ -267,3 +267,40 @@ def test_interview_calls_are_accounted_as_interview_and_grading(tutor, settings)
     tutor.interviews.feedback(made.questions[0], "Clarify the goal and pick a baseline.")
     features = {r.feature for r in Ledger(settings.ledger_path).rows(kind="chat")}
     assert {"interview", "grading"} <= features and "chat" not in features
+
+
+def test_a_behavioural_rubric_is_the_advice_and_what_of_the_subject_the_question_is_about():
+    """The 1.5B model's rubric for a behavioural question on k-means (12-08): the three sentences of the
+    subject's chunk, two of them off the question; the roadmap's advice on behavioural answers was not chosen."""
+    from assistant.practice.interview import behavioural_rubric
+    from assistant.rag.retrieval import RetrievedChunk
+
+    def chunk(cid: str) -> RetrievedChunk:
+        return RetrievedChunk(
+            id=cid, text="", score=0.5, source="s.md", doc_id=cid, title="", heading="", heading_path=""
+        )
+
+    subject, advice = chunk("unsupervised"), chunk("behavioural")
+    facts = [
+        "k-means alternates assigning points to the nearest of k centroids and moving centroids to cluster means; "
+        "choose k by elbow or silhouette score.",
+        "DBSCAN grows clusters from dense regions (eps, min_samples), finds any shape, needs no k, labels outliers -1.",
+        "PCA projects onto orthogonal directions of maximum variance, often keeping 95% of it.",
+    ]
+    tips = [
+        "This round checks collaboration, ownership, handling conflict and failure.",
+        "Answer with STAR (Situation, Task, Action, Result) and spend most of the time on Action and Result, "
+        "with numbers.",
+        "Build a bank of six to eight stories that each cover several prompts.",
+    ]
+    statements = [(f, subject) for f in facts] + [(t, advice) for t in tips]
+    question = (
+        "Tell me about a time when you had to debug a k-means clustering algorithm in production, and how did you "
+        "handle the trade-offs between accuracy and speed?"
+    )
+    points = behavioural_rubric(question, statements[:3], statements)
+    assert [p for p, _ in points] == [facts[0], tips[1]]  # how to tell the story before the round's description
+    # the advice the model picked is ranked like the rest: how to tell the story first
+    assert behavioural_rubric(question, [statements[3], statements[5]], statements) == [statements[4], statements[5]]
+    only_subject = statements[:3]
+    assert behavioural_rubric(question, only_subject, only_subject) == only_subject  # no advice: kept as chosen

@@ -71,6 +71,9 @@ DRAFT_ATTEMPTS = 2  # a draft whose output does not parse is asked again once
 FEEDBACK_TOKENS = 240
 CHUNKS_PER_QUESTION = 2
 BEHAVIOURAL_ADVICE = "behavioural interview"  # a roadmap topic by that name is used as it is
+# What a behavioural rubric is topped up with first: the advice that says how to tell the story ("Answer with
+# STAR ...") before the round's description ("This round checks collaboration ...").
+GOOD_STORY = "answer with a story: the situation, the task, your action and the result, with numbers"
 KINDS: dict[InterviewLevel, list[InterviewKind]] = {
     "junior": ["conceptual", "applied", "conceptual", "behavioural", "applied"],
     "mid": ["conceptual", "applied", "system-design", "behavioural"],
@@ -110,11 +113,11 @@ def rubric_for(
     """The rubric of a draft: the chosen statements that share a word with the question, topped up to
     ``MIN_RUBRIC`` with the material's statements sharing the most words (at least two) with it.
 
-    A behavioural answer is judged by how the story is told, not by the question's words, so its
-    chosen statements are kept as they are.
+    A behavioural answer is judged by how the story is told, not by the question's words: see
+    ``behavioural_rubric``.
     """
     if kind == "behavioural":
-        return chosen
+        return behavioural_rubric(question, chosen, statements)
     points = [p for p in chosen if on_question(p[0], question)]
     asked = stems_of(question)
     shared = sorted(
@@ -126,6 +129,27 @@ def rubric_for(
             break
         points.append(statements[i])
     return points
+
+
+def behavioural_rubric(
+    question: str, chosen: list[tuple[str, RetrievedChunk]], statements: list[tuple[str, RetrievedChunk]]
+) -> list[tuple[str, RetrievedChunk]]:
+    """A behavioural rubric: the chosen points of the subject's chunk that the question is about, then the
+    roadmap's advice on behavioural answers (every chunk after the subject's), how to tell the story first,
+    at least one of it and up to ``MIN_RUBRIC`` points in all. Material without the advice keeps the chosen
+    points as they are.
+
+    Seen on the 1.5B model (12-08): "Tell me about a time you had to debug k-means in production" was given
+    DBSCAN's and PCA's definitions, the rest of the subject's chunk, as its rubric; when it did pick the advice,
+    it picked the round's description ("This round checks collaboration ...") over "Answer with STAR ..."."""
+    subject = statements[0][1].id if statements else ""
+    advice = [s for s in statements if s[1].id != subject]
+    if not advice:
+        return chosen
+    points = [p for p in chosen if p[1].id == subject and on_question(p[0], question)]
+    telling = stems_of(GOOD_STORY)
+    ranked = sorted(advice, key=lambda s: -len(stems_of(s[0]) & telling))  # stable: ties keep document order
+    return points + ranked[: max(1, MIN_RUBRIC - len(points))]
 
 
 def draft_budget(n: int) -> int:
