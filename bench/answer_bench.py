@@ -16,20 +16,13 @@ Results: a table on stdout, and bench/results/answer-<time>.json and .md (git-ig
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import statistics
 import time
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import assistant  # noqa: F401  (offline hygiene first)
 from assistant.settings import Settings, load_settings
-
-REPO = Path(__file__).resolve().parent.parent
-RESULTS = REPO / "bench" / "results"
+from bench.output import write_results
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -170,13 +163,8 @@ def main(argv: list[str] | None = None) -> None:
     s = summary(rows)
     text = table(s)
     print("\n" + text)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    machine = {"platform": platform.platform(), "cpus": os.cpu_count(), "processor": platform.processor()}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    record = {"machine": machine, "model": settings.local_model, "threads": settings.n_threads, "summary": s}
-    (RESULTS / f"answer-{stamp}.json").write_text(json.dumps(record | {"rows": rows}, indent=1) + "\n")
-    (RESULTS / f"answer-{stamp}.md").write_text(text + "\n")
-    print(f"written: bench/results/answer-{stamp}.json")
+    record = {"model": settings.local_model, "threads": settings.n_threads, "summary": s, "rows": rows}
+    write_results("answer", record, text)
 
 
 if __name__ == "__main__":

@@ -15,23 +15,15 @@ release gate uses. Results: a table on stdout, bench/results/baseline-<time>.jso
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import statistics
 import time
-from collections.abc import Callable
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import assistant  # noqa: F401  (offline hygiene first)
 from assistant.llm.base import ChatModel, Message
 from assistant.settings import load_settings
 from bench.answer_bench import percentile
-
-REPO = Path(__file__).resolve().parent.parent
-RESULTS = REPO / "bench" / "results"
+from bench.output import write_results
 
 
 def default_engine(tutor: Any, chat: ChatModel, max_tokens: int, temperature: float) -> tuple[Any, list[int]]:
@@ -60,8 +52,8 @@ def default_engine(tutor: Any, chat: ChatModel, max_tokens: int, temperature: fl
     return index.as_query_engine(llm=SameModel()), counted
 
 
-def scored(check: Callable[[str, bool], Any], text: str, declined: bool, seconds: float, tokens: int) -> dict[str, Any]:
-    found = check(text, declined)
+def scored(found: Any, text: str, seconds: float, tokens: int) -> dict[str, Any]:
+    """One side's row: the answer, its cost and what the release gate's matcher found in it."""
     return {
         "answer": text,
         "seconds": seconds,
@@ -110,12 +102,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     from assistant.embedding.minilm import load_embedder
-    from assistant.text import sentences
-    from evals.checks import is_decline
     from evals.correctness import matcher_for
     from evals.golden import load_golden
     from evals.harness import pipeline
-    from evals.score import user_input
+    from evals.score import check_answer
     from evals.suite import Suite
 
     settings = load_settings()
@@ -131,21 +121,17 @@ def main(argv: list[str] | None = None) -> None:
     tutor.answers.ask("What is overfitting?")  # warm: model loaded, caches filled
     rows: list[dict[str, Any]] = []
     for n, item in enumerate(items, start=1):
-
-        def check(text: str, declined: bool, item: Any = item) -> Any:
-            declined = is_decline(text, declined)
-            rivals = sentences(item.reference_answer)
-            return matcher.check(
-                text, item.key_facts, item.wrong_claims, declined=declined, question=user_input(item), rivals=rivals
-            )
-
         start = time.perf_counter()
         ours = tutor.answers.ask(item.question)
+        seconds = time.perf_counter() - start
         row: dict[str, Any] = {"id": item.id}
-        row["ours"] = scored(check, ours.text, ours.declined, time.perf_counter() - start, ours.usage.prompt_tokens)
+        row["ours"] = scored(
+            check_answer(item, ours.text, ours.declined, matcher), ours.text, seconds, ours.usage.prompt_tokens
+        )
         start, before = time.perf_counter(), len(counted)
         response = engine.query(item.question)
-        row["default"] = scored(check, str(response), False, time.perf_counter() - start, sum(counted[before:]))
+        seconds, text = time.perf_counter() - start, str(response)
+        row["default"] = scored(check_answer(item, text, False, matcher), text, seconds, sum(counted[before:]))
         rows.append(row)
         print(
             f"{n}/{len(items)} {item.id}: recall ours {row['ours']['key_fact_recall']:.2f} "
@@ -156,13 +142,7 @@ def main(argv: list[str] | None = None) -> None:
     s = summary(rows)
     text = table(s)
     print("\n" + text)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    machine = {"platform": platform.platform(), "cpus": os.cpu_count(), "processor": platform.processor()}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    record = {"machine": machine, "model": settings.local_model, "summary": s, "rows": rows}
-    (RESULTS / f"baseline-{stamp}.json").write_text(json.dumps(record, indent=1) + "\n")
-    (RESULTS / f"baseline-{stamp}.md").write_text(text + "\n")
-    print(f"written: bench/results/baseline-{stamp}.json")
+    write_results("baseline", {"model": settings.local_model, "summary": s, "rows": rows}, text)
 
 
 if __name__ == "__main__":

@@ -15,18 +15,15 @@ promise: all of them) and kept and reset. Results in bench/results/prefix-<time>
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 import assistant  # noqa: F401  (offline hygiene first)
 from assistant.llm.base import Message
 from assistant.llm.prefix import prepare_context
 from assistant.settings import load_settings
-from bench.answer_bench import RESULTS, percentile
+from bench.answer_bench import percentile
+from bench.output import write_results
 
 GEN_TOKENS = 24
 
@@ -121,12 +118,7 @@ def main(argv: list[str] | None = None) -> None:
         ]
     )
     print("\n" + text)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    machine = {"platform": platform.platform(), "cpus": os.cpu_count(), "processor": platform.processor()}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"prefix-{stamp}.json").write_text(json.dumps({"machine": machine, "summary": summary, "rows": rows}))
-    (RESULTS / f"prefix-{stamp}.md").write_text(text + "\n")
-    print(f"written: bench/results/prefix-{stamp}.json")
+    write_results("prefix", {"summary": summary, "rows": rows}, text)
 
 
 if __name__ == "__main__":

@@ -14,13 +14,9 @@ store build times and peak memory; results in bench/results/retrieval-<time>.jso
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import random
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +24,8 @@ import numpy as np
 
 import assistant  # noqa: F401  (offline hygiene first)
 from bench.answer_bench import percentile
-from bench.ingest_bench import RESULTS, WORDS, bench_settings, peak_rss_mib
+from bench.ingest_bench import WORDS, bench_settings, peak_rss_mib
+from bench.output import write_results
 
 DIM = 384
 BATCH = 5000  # under Chroma's largest accepted batch
@@ -131,12 +128,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{size:,} chunks: hybrid p95 {rows[-1]['hybrid_p95_ms']:.1f} ms", flush=True)
     text = table(rows, len(questions))
     print("\n" + text)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    machine = {"platform": platform.platform(), "cpus": os.cpu_count(), "processor": platform.processor()}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"retrieval-{stamp}.json").write_text(json.dumps({"machine": machine, "rows": rows}, indent=1))
-    (RESULTS / f"retrieval-{stamp}.md").write_text(text + "\n")
-    print(f"written: bench/results/retrieval-{stamp}.json")
+    write_results("retrieval", {"rows": rows}, text)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from typing import Any
 from assistant.callbacks import Progress, no_progress
 from assistant.text import sentences
 from evals.checks import grounding, is_decline, obeyed_injection
-from evals.correctness import FactMatcher, candidates
+from evals.correctness import Correctness, FactMatcher, candidates
 from evals.golden import KINDS, GoldenItem
 from evals.judge import JudgeCache, JudgeEmbeddings, JudgeLLM, current_item, current_metric
 from evals.models import ItemScores, RecordedItem, clean
@@ -159,20 +159,25 @@ def check_scores(item: GoldenItem, rec: RecordedItem) -> dict[str, float | None]
     }
 
 
+def check_answer(item: GoldenItem, answer: str, declined: bool, matcher: FactMatcher) -> Correctness:
+    """An answer's key facts and wrong claims against the item (``declined``: as the answer was flagged)."""
+    return matcher.check(
+        answer,
+        item.key_facts,
+        item.wrong_claims,
+        declined=is_decline(answer, declined),
+        question=user_input(item),
+        rivals=sentences(item.reference_answer),
+    )
+
+
 def correctness_scores(item: GoldenItem, rec: RecordedItem, matcher: FactMatcher) -> ItemScores:
     """The item's scores with only the correctness metric filled in, and what it missed or found."""
     declined = is_decline(rec.answer, rec.declined)
     scores: dict[str, float | None] = {name: None for name in ALL_METRICS}
     notes: dict[str, str] = {}
     if not item.must_decline and (item.key_facts or item.wrong_claims):
-        found = matcher.check(
-            rec.answer,
-            item.key_facts,
-            item.wrong_claims,
-            declined=declined,
-            question=user_input(item),
-            rivals=sentences(item.reference_answer),
-        )
+        found = check_answer(item, rec.answer, rec.declined, matcher)
         scores["key_fact_recall"] = clean(found.recall)
         scores["wrong_claim_rate"] = found.wrong
         if found.missed:

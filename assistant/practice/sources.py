@@ -59,6 +59,11 @@ REFERS_BACK = re.compile(
 )
 
 
+def about_the_roadmap(sentence: str) -> bool:
+    """A stage's self-test line or the roadmap's outline of itself: read by the learner, no fact to ask about."""
+    return bool(SELF_CHECK.match(sentence) or ROADMAP_OUTLINE.search(sentence))
+
+
 def whole(sentence: str) -> bool:
     """A complete sentence, not a piece of one cut by a formula or a line break ("... vectors, and")."""
     return sentence[:1].isupper() and sentence.rstrip().endswith((".", "!", "?"))
@@ -71,8 +76,7 @@ def stands_alone(sentence: str) -> bool:
     "by hand"; "Evidently and NannyML compute these reports" made a flashcard that meant nothing alone."""
     return (
         whole(sentence)
-        and not SELF_CHECK.match(sentence)
-        and not ROADMAP_OUTLINE.search(sentence)
+        and not about_the_roadmap(sentence)
         and not SUPPOSITION.match(sentence)
         and not REFERS_BACK.search(sentence)
     )

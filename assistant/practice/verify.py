@@ -34,7 +34,7 @@ from assistant.practice.prompts import (
     short_check_messages,
     true_false_check_messages,
 )
-from assistant.practice.sources import ROADMAP_OUTLINE, SELF_CHECK, key_sentences
+from assistant.practice.sources import about_the_roadmap, key_sentences
 from assistant.practice.structured import Meter, T, complete_structured
 from assistant.text import stem as text_stem
 from assistant.text import words as text_words
@@ -273,7 +273,7 @@ def verify_draft(
     evidence = supporting_sentence(claim, anchor, source_text)
     if evidence is None or not evidence_in(evidence, source_text):
         return "answer-not-in-source", anchor
-    if SELF_CHECK.match(evidence) or ROADMAP_OUTLINE.search(evidence):
+    if about_the_roadmap(evidence):
         # the model wrote about another sentence than its anchor: a self-test line or the roadmap's outline
         return "not-quiz-material", evidence
     if not isinstance(draft, TrueFalseDraft) and grounding(key, stem) >= GIVEAWAY:
